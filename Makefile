@@ -1,0 +1,152 @@
+# dino-broker: a privilege-separated broker between local AI agents and Dino.
+#
+#   make run      build, install missing Debian packages (as root), serve
+#   make check    build and run every test; ends with "N passed, N failed"
+#   make check SANITIZE=1   the same tests under ASan and UBSan
+#
+# Every top-level target first runs `deps`, then re-enters make so that the
+# pkg-config flags are read after the packages are installed.
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+SANITIZE ?= 0
+
+ifeq ($(SANITIZE),1)
+B	:= build/san
+else
+B	:= build
+endif
+
+# Debian packages: to build, and to run the tests.
+DEBS_BUILD := build-essential pkg-config libevent-dev libcurl4-openssl-dev \
+	libcjson-dev libsodium-dev libseccomp-dev
+DEBS_TEST  := python3 curl procps
+PKGS	:= libevent libcurl libcjson libsodium libseccomp
+
+CC	?= cc
+CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
+	-Wno-unused-parameter -fstack-protector-strong -fPIE \
+	-fstack-clash-protection -fcf-protection -g -MMD -MP -Icommon
+LDFLAGS_BASE := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed
+
+ifeq ($(SANITIZE),1)
+OPT	:= -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined -DDINO_SANITIZE=1
+SANLD	:= -fsanitize=address,undefined
+else
+OPT	:= -O2 -D_FORTIFY_SOURCE=2
+SANLD	:=
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lpthread
+
+ALL_CFLAGS  = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS_BASE) $(SANLD) $(LDFLAGS)
+
+# Each role folder builds one program from <role>/main.c plus a library of
+# the rest, so unit tests can link a role's code without its main().
+ROLES	:= sandbox frontend broker
+PROGS	:= dino-sandbox dino-frontend dino-broker
+prog_sandbox  := dino-sandbox
+prog_frontend := dino-frontend
+prog_broker   := dino-broker
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
+
+role_src  = $(wildcard $(1)/*.c)
+role_lib  = $(filter-out $(1)/main.c,$(call role_src,$(1)))
+
+# Clients: one program per clients/<name>.c that has a main, sharing the rest.
+CLIENT_PROGS := $(patsubst clients/%.c,%,$(wildcard clients/dino.c clients/dinoctl.c))
+CLIENT_LIB   := $(filter-out clients/dino.c clients/dinoctl.c,$(wildcard clients/*.c))
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+ROLE_LIBS := $(foreach r,$(ROLES),$(B)/lib$(r).a) $(B)/libclients.a
+
+.PHONY: all build-all deps check check-run run install clean tests bench format
+
+all: deps
+	@$(MAKE) --no-print-directory build-all
+
+deps:
+	@mk/deps.sh $(DEBS_BUILD) $(DEBS_TEST)
+
+build-all: $(PROGS:%=$(B)/%) $(CLIENT_PROGS:%=$(B)/%)
+
+tests: build-all $(UNIT_BINS)
+
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@tests/run-tests.sh $(B)
+
+run: deps
+	@$(MAKE) --no-print-directory build-all
+	@tests/lib/run-stack.sh $(B)
+
+bench: deps
+	@$(MAKE) --no-print-directory build-all
+	@tests/bench/run-bench.sh $(B)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libcommon.a: $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+define role_rules
+$(B)/lib$(1).a: $(patsubst %.c,$(B)/obj/%.o,$(call role_lib,$(1))) $(B)/obj/.keep.o
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(B)/$(prog_$(1)): $(B)/obj/$(1)/main.o $(B)/lib$(1).a $(B)/libcommon.a
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
+endef
+$(foreach r,$(ROLES),$(eval $(call role_rules,$(r))))
+
+$(B)/libclients.a: $(CLIENT_LIB:%.c=$(B)/obj/%.o) $(B)/obj/.keep.o
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/dino $(B)/dinoctl: $(B)/%: $(B)/obj/clients/%.o $(B)/libclients.a $(B)/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# An empty member keeps `ar` happy for a role with nothing but main.c.
+$(B)/obj/.keep.o:
+	@mkdir -p $(dir $@)
+	echo 'typedef int dino_keep_empty_unit;' | $(CC) -x c -c -o $@ -
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(ROLE_LIBS) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(ROLE_LIBS) $(B)/libcommon.a $(PKG_LIBS)
+
+install: all
+	@$(MAKE) --no-print-directory install-files
+
+.PHONY: install-files
+install-files:
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/dino-broker
+	install -m 0755 $(B)/dino-sandbox $(DESTDIR)$(PREFIX)/bin/dino-sandbox
+	install -m 0644 sandbox/seed.json $(DESTDIR)$(PREFIX)/share/dino-broker/seed.json
+	install -m 0644 sandbox/dino-sandbox.1 $(DESTDIR)$(PREFIX)/share/man/man1/dino-sandbox.1
+	for p in dino-broker dino-frontend; do \
+		[ -x $(B)/$$p ] && install -m 0755 $(B)/$$p $(DESTDIR)$(PREFIX)/sbin/$$p; \
+	done; true
+	for p in dino dinoctl; do \
+		[ -x $(B)/$$p ] && install -m 0755 $(B)/$$p $(DESTDIR)$(PREFIX)/bin/$$p; \
+	done; true
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,277 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "util.h"
+
+static int
+listen_unix(const char *path, int backlog, int mode, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	/* Only a stale socket may be replaced, never a regular file. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "%s exists and is not a socket",
+			    path);
+			return -1;
+		}
+		(void)unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    (mode >= 0 && chmod(path, (mode_t)mode) == -1) ||
+	    listen(fd, backlog) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+listen_inet(const char *spec, int backlog, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char host[64];
+	const char *colon;
+	int64_t port;
+	int fd, one = 1;
+	size_t hlen;
+
+	memset(&ss, 0, sizeof(ss));
+	if ((colon = strrchr(spec, ':')) == NULL ||
+	    parse_i64(colon + 1, 0, 65535, &port) == -1) {
+		snprintf(err, errlen, "bad listen address (want HOST:PORT "
+		    "or unix:PATH): %s", spec);
+		return -1;
+	}
+	hlen = (size_t)(colon - spec);
+	if (hlen >= sizeof(host))
+		hlen = sizeof(host) - 1;
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		host[hlen - 1] = '\0';
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+			goto bad;
+		sslen = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			goto bad;
+		sslen = sizeof(*s4);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
+	    listen(fd, backlog) == -1) {
+		snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+bad:
+	snprintf(err, errlen, "bad listen address (want an IP literal): %s",
+	    spec);
+	return -1;
+}
+
+int
+listen_on(const char *spec, int backlog, int unix_mode, char *err,
+    size_t errlen)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return listen_unix(spec + 5, backlog, unix_mode, err, errlen);
+	return listen_inet(spec, backlog, err, errlen);
+}
+
+int
+listen_describe(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1)
+		return -1;
+	if (ss.ss_family == AF_UNIX) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+
+		snprintf(buf, len, "unix:%s", sun->sun_path);
+	} else if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	}
+	return 0;
+}
+
+int
+parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || *s == ' ' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+fmt_iso_ms(char buf[32], int64_t ms)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	if (strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm) != 19)
+		fatalx("fmt_iso_ms: time out of range");
+	snprintf(buf + 19, 32 - 19, ".%03dZ", (int)(ms % 1000));
+}
+
+void
+make_ulid_id(char *buf, size_t len, const char *prefix)
+{
+	static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+	unsigned char rnd[10];
+	char ulid[27];
+	uint64_t t = (uint64_t)now_ms();
+	int i, bit;
+
+	/* 10 characters of time (50 bits, top 2 zero), 16 of randomness. */
+	for (i = 9; i >= 0; i--) {
+		ulid[i] = alphabet[t & 31];
+		t >>= 5;
+	}
+	randombytes_buf(rnd, sizeof(rnd));
+	for (i = 0; i < 16; i++) {
+		bit = i * 5;
+		unsigned v = ((unsigned)rnd[bit / 8] << 8 |
+		    (bit / 8 + 1 < 10 ? rnd[bit / 8 + 1] : 0)) >>
+		    (11 - bit % 8);
+		ulid[10 + i] = alphabet[v & 31];
+	}
+	ulid[26] = '\0';
+	snprintf(buf, len, "%s%s", prefix, ulid);
+}
+
+int
+text_ok(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i];
+		uint32_t cp;
+		size_t n, k;
+
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else
+			return 0;
+		if (len - i <= n)
+			return 0;
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+		    (cp >= 0x80 && cp <= 0x9f))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+int
+printable_ascii(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return 0;
+	return 1;
+}

@@ -1,0 +1,37 @@
+#ifndef DINO_UTIL_H
+#define DINO_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Listen addresses: "127.0.0.1:PORT", "[::1]:PORT" or "unix:PATH".  Port 0
+ * asks the kernel for a free port; listen_describe() then tells which.
+ */
+int	listen_on(const char *spec, int backlog, int unix_mode, char *err,
+	    size_t errlen);
+int	listen_describe(int fd, char *buf, size_t len);
+
+/* A whole-string decimal parse into [min, max]; -1 on any junk. */
+int	parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Wall-clock milliseconds since the epoch, and monotonic milliseconds. */
+int64_t	now_ms(void);
+int64_t	mono_ms(void);
+
+/* "2026-05-07T12:34:56.000Z" from milliseconds since the epoch. */
+void	fmt_iso_ms(char buf[32], int64_t ms);
+
+/* prefix + 26 lowercase ULID characters (48-bit time, 80 random bits). */
+void	make_ulid_id(char *buf, size_t len, const char *prefix);
+
+/* Valid UTF-8 (no overlongs, no surrogates) and no control characters. */
+int	text_ok(const char *s, size_t len);
+/* Printable ASCII (0x21-0x7e) only. */
+int	printable_ascii(const char *s, size_t len);
+
+#endif

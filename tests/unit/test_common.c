@@ -1,0 +1,152 @@
+/* Unit tests for common/util.c and common/json.c. */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "json.h"
+#include "limits.h"
+#include "util.h"
+#include "tap.h"
+
+static void
+test_text(void)
+{
+	CHECK(text_ok("AWS", 3), "ascii ok");
+	CHECK(text_ok("caf\xc3\xa9", 5), "2-byte utf8 ok");
+	CHECK(text_ok("\xe2\x82\xac", 3), "3-byte utf8 ok");
+	CHECK(text_ok("\xf0\x9f\x98\x80", 4), "4-byte utf8 ok");
+	CHECK(!text_ok("\xc3", 1), "truncated utf8 refused");
+	CHECK(!text_ok("\xc0\xaf", 2), "overlong refused");
+	CHECK(!text_ok("\xe0\x80\xaf", 3), "3-byte overlong refused");
+	CHECK(!text_ok("\xed\xa0\x80", 3), "surrogate refused");
+	CHECK(!text_ok("\xf4\x90\x80\x80", 4), "above U+10FFFF refused");
+	CHECK(!text_ok("\xff", 1), "0xff refused");
+	CHECK(!text_ok("a\nb", 3), "newline refused");
+	CHECK(!text_ok("a\x7f", 2), "DEL refused");
+	CHECK(!text_ok("\xc2\x85", 2), "C1 control refused");
+	CHECK(!text_ok("a\0b", 3), "NUL refused");
+	CHECK(printable_ascii("key-1_A.b", 9), "printable ascii");
+	CHECK(!printable_ascii("a b", 3), "space is not printable here");
+	CHECK(!printable_ascii("\xc3\xa9", 2), "non-ascii refused");
+}
+
+static void
+test_parse_i64(void)
+{
+	int64_t v;
+
+	CHECK(parse_i64("42", 0, 100, &v) == 0 && v == 42, "parse 42");
+	CHECK(parse_i64("101", 0, 100, &v) == -1, "above max");
+	CHECK(parse_i64("-1", 0, 100, &v) == -1, "below min");
+	CHECK(parse_i64("4x", 0, 100, &v) == -1, "junk");
+	CHECK(parse_i64("", 0, 100, &v) == -1, "empty");
+	CHECK(parse_i64("99999999999999999999", 0, INT64_MAX, &v) == -1,
+	    "overflow");
+}
+
+static void
+test_ids(void)
+{
+	char id[64], t[32];
+	size_t i;
+	int ok = 1;
+
+	make_ulid_id(id, sizeof(id), "req_");
+	CHECK(strlen(id) == SPEND_ID_LEN, "id length");
+	for (i = 4; i < strlen(id); i++)
+		if (strchr("0123456789abcdefghjkmnpqrstvwxyz", id[i]) == NULL)
+			ok = 0;
+	CHECK(ok && strncmp(id, "req_", 4) == 0, "id alphabet and prefix");
+	fmt_iso_ms(t, 1778157296000LL + 7);
+	CHECK(strcmp(t, "2026-05-07T12:34:56.007Z") == 0, "iso time");
+	CHECK(strlen(t) == ISO_TIME_LEN, "iso time length");
+}
+
+static cJSON *
+parse(const char *s, const char **why)
+{
+	return json_parse_strict(s, strlen(s), JSON_DEPTH_MAX, why);
+}
+
+static void
+test_json(void)
+{
+	const char *why = NULL;
+	cJSON *j;
+	int64_t v;
+	char deep[200];
+	int i;
+
+	j = parse("{\"a\":1,\"b\":\"x\"}", &why);
+	CHECK(j != NULL, "plain object parses");
+	cJSON_Delete(j);
+	CHECK(parse("{\"a\":1,\"a\":2}", &why) == NULL &&
+	    strcmp(why, "duplicate member name") == 0, "duplicate key");
+	CHECK(parse("{\"o\":{\"a\":1,\"a\":2}}", &why) == NULL,
+	    "nested duplicate key");
+	CHECK(parse("{\"a\":\"x\\u0000y\"}", &why) == NULL, "\\u0000");
+	CHECK(json_parse_strict("{\"a\":1}\0", 8, 4, &why) == NULL,
+	    "raw NUL byte");
+	CHECK(parse("{\"a\":1} x", &why) == NULL, "trailing bytes");
+	CHECK(parse("{\"a\":1", &why) == NULL, "truncated");
+	CHECK(parse("", &why) == NULL, "empty");
+	for (i = 0; i < 40; i++)
+		deep[i] = '[';
+	for (i = 40; i < 80; i++)
+		deep[i] = ']';
+	deep[80] = '\0';
+	CHECK(parse(deep, &why) == NULL && strcmp(why, "nested too deep") == 0,
+	    "deep nesting");
+
+	j = parse("[12, 1.2e3, 100.0, 1.5, 1e400, -3, \"7\", 1e9, 1000000001]",
+	    &why);
+	CHECK(j != NULL, "numbers parse");
+	CHECK(json_get_int(cJSON_GetArrayItem(j, 0), 1, AMOUNT_CENTS_MAX, &v,
+	    &why) == 0 && v == 12, "12 is an integer");
+	CHECK(json_get_int(cJSON_GetArrayItem(j, 1), 1, AMOUNT_CENTS_MAX, &v,
+	    &why) == 0 && v == 1200, "1.2e3 is an integer");
+	CHECK(json_get_int(cJSON_GetArrayItem(j, 2), 1, AMOUNT_CENTS_MAX, &v,
+	    &why) == 0 && v == 100, "100.0 is an integer");
+	CHECK(json_get_int(cJSON_GetArrayItem(j, 3), 1, AMOUNT_CENTS_MAX, &v,
+	    &why) == -1, "1.5 is not");
+	CHECK(json_get_int(cJSON_GetArrayItem(j, 4), 1, AMOUNT_CENTS_MAX, &v,
+	    &why) == -1, "1e400 is not");
+	CHECK(json_get_int(cJSON_GetArrayItem(j, 5), 1, AMOUNT_CENTS_MAX, &v,
+	    &why) == -1, "-3 below range");
+	CHECK(json_get_int(cJSON_GetArrayItem(j, 6), 1, AMOUNT_CENTS_MAX, &v,
+	    &why) == -1, "string is not a number");
+	CHECK(json_get_int(cJSON_GetArrayItem(j, 7), 1, AMOUNT_CENTS_MAX, &v,
+	    &why) == 0 && v == 1000000000, "1e9 is the maximum");
+	CHECK(json_get_int(cJSON_GetArrayItem(j, 8), 1, AMOUNT_CENTS_MAX, &v,
+	    &why) == -1, "10^9 + 1 out of range");
+	cJSON_Delete(j);
+
+	j = parse("{\"s\":\"caf\xc3\xa9\",\"bad\":\"\xff\",\"c\":\"a\\nb\","
+		  "\"n\":5,\"e\":\"\"}", &why);
+	CHECK(j != NULL, "strings parse");
+	CHECK(json_get_text(cJSON_GetObjectItem(j, "s"), 1, 10, &why) != NULL,
+	    "utf8 text ok");
+	CHECK(json_get_text(cJSON_GetObjectItem(j, "bad"), 1, 10, &why) ==
+	    NULL, "invalid utf8 refused");
+	CHECK(json_get_text(cJSON_GetObjectItem(j, "c"), 1, 10, &why) == NULL,
+	    "control char refused");
+	CHECK(json_get_text(cJSON_GetObjectItem(j, "n"), 1, 10, &why) == NULL,
+	    "number is not text");
+	CHECK(json_get_text(cJSON_GetObjectItem(j, "e"), 1, 10, &why) == NULL,
+	    "empty refused when minlen 1");
+	CHECK(json_get_text(cJSON_GetObjectItem(j, "s"), 1, 3, &why) == NULL,
+	    "too long refused");
+	cJSON_Delete(j);
+}
+
+int
+main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	test_text();
+	test_parse_i64();
+	test_ids();
+	test_json();
+	return TAP_DONE();
+}
