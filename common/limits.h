@@ -20,6 +20,23 @@
 #define SPEND_ID_LEN		(4 + ULID_LEN)	/* "req_" + ULID */
 #define ISO_TIME_LEN		24	/* 2026-05-07T12:34:56.000Z */
 
+/* Fields of the Dino spend object as carried across the boundary. */
+#define SPEND_ID_MAX		40	/* "req_" + 26, with room to spare */
+#define STATUS_MAX		16	/* "needs_approval", "submitting" */
+#define DECISION_REASON_MAX	200
+#define BUDGET_PERIOD_MAX	16
+#define APPROVAL_URL_MAX	512
+#define ACCOUNT_ID_MAX		64	/* team_id, agent_account_id */
+#define AGENT_LABEL_MAX		64	/* X-Dino-Agent, printable ASCII */
+#define ERROR_CODE_MAX		48
+#define ERROR_MESSAGE_MAX	200
+
+/* The frontend-broker boundary (common/ipc.h). */
+#define IPC_HDR_LEN		16	/* type, len, reqid, version: u32 each */
+#define IPC_MSG_MAX		8192	/* whole message, header included */
+#define IPC_QUEUE_MAX		4096	/* messages queued to one peer */
+#define IPC_INFLIGHT_MAX	4096	/* requests the broker holds at once */
+
 /* JSON. */
 #define JSON_DEPTH_MAX		16	/* nesting accepted from any peer */
 #define JSON_WALK_MAX		64	/* hard ceiling of the strict walker */
