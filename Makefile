@@ -121,9 +121,19 @@ $(B)/obj/.keep.o:
 	@mkdir -p $(dir $@)
 	echo 'typedef int dino_keep_empty_unit;' | $(CC) -x c -c -o $@ -
 
-$(B)/tests/%: $(B)/obj/tests/unit/%.o $(ROLE_LIBS) $(B)/libcommon.a
+# A unit test links the library of the role its name starts with
+# (test_frontend_*, test_broker_* and test_dino_*, test_sandbox_*,
+# test_clients_*), else common code only.
+test_role = $(strip $(if $(filter test_frontend_%,$(1)),frontend,\
+	$(if $(filter test_broker_% test_dino_%,$(1)),broker,\
+	$(if $(filter test_sandbox_%,$(1)),sandbox,\
+	$(if $(filter test_clients_%,$(1)),clients)))))
+test_libs = $(if $(call test_role,$(1)),$(B)/lib$(call test_role,$(1)).a)
+
+.SECONDEXPANSION:
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $$(call test_libs,$$*) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(ROLE_LIBS) $(B)/libcommon.a $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 install: all
 	@$(MAKE) --no-print-directory install-files

@@ -75,6 +75,16 @@ int	ipc_end(struct ipc_msg *m);
  * on_close runs once, when the peer hangs up, sends a packet that fails
  * ipc_open() (then why says which check failed), or its queue overflows.
  * After on_close the caller must ipc_peer_free() the peer.
+ *
+ * Ownership and re-entry: ipc_peer_new() takes the fd (it must be
+ * SOCK_SEQPACKET; it is made non-blocking) and ipc_peer_free() closes it;
+ * if ipc_peer_new() fails, the fd is still the caller's to close.
+ * ipc_peer_free() is safe from inside on_msg or on_close: the memory is
+ * released once the event handler unwinds, and on_close then never runs.
+ * The ipc_msg handed to on_msg points into the peer's receive buffer and
+ * is valid only during the call.  ipc_peer_send() copies b, never calls
+ * on_close itself (a full queue or send error closes the peer on a later
+ * loop turn), and fails once the peer is closing.
  */
 struct event_base;
 struct ipc_peer;

@@ -36,13 +36,106 @@
 #define IPC_MSG_MAX		8192	/* whole message, header included */
 #define IPC_QUEUE_MAX		4096	/* messages queued to one peer */
 #define IPC_INFLIGHT_MAX	4096	/* requests the broker holds at once */
+#define IPC_READ_BURST		64	/* packets read per peer wakeup */
+#define IPC_CONNS_MAX		65536	/* MSG_CONFIG max_conns_per_uid */
+#define IPC_TIMEOUT_S_MAX	86400	/* ceiling of any timeout carried, s */
+#define BALANCE_CENTS_MAX	1000000000000000LL /* |balance field|, 10^15 */
 
 /* JSON. */
 #define JSON_DEPTH_MAX		16	/* nesting accepted from any peer */
 #define JSON_WALK_MAX		64	/* hard ceiling of the strict walker */
 #define JSON_MEMBERS_MAX	256	/* members of one object or array */
 
+/* dino-frontend. */
+#define FRONTEND_BODY_MAX	(16 * 1024)	/* request body, bytes */
+#define FRONTEND_HEADERS_BYTES_MAX	(8 * 1024)	/* request line + headers */
+#define FRONTEND_HEADERS_COUNT_MAX	32	/* header fields in one request */
+#define FRONTEND_URI_MAX	256	/* request target, bytes */
+#define FRONTEND_CONNS_MAX	12000	/* agent connections at once */
+#define FRONTEND_CONNS_PER_UID	64	/* default until MSG_CONFIG says */
+#define FRONTEND_FD_RESERVE	32	/* descriptors kept free of agents */
+#define FRONTEND_BACKLOG	1024	/* listen(2) backlog */
+#define FRONTEND_IDLE_TIMEOUT_S	30	/* read/write idle, default */
+#define FRONTEND_IDLE_TIMEOUT_S_MAX	3600	/* ceiling of MSG_CONFIG's */
+#define FRONTEND_BROKER_TIMEOUT_S	35	/* broker answer, one request */
+#define FRONTEND_WAIT_MAX_S	300	/* wait_spend ceiling */
+#define FRONTEND_INFLIGHT_MAX	4096	/* requests awaiting the broker */
+#define FRONTEND_ACCEPT_PAUSE_MS	100	/* accept paused on EMFILE */
+#define FRONTEND_EXIT_GRACE_MS	200	/* flush replies, then exit */
+
+/* dino-broker. */
+#define BROKER_CONFIG_MAX	(256 * 1024)	/* config file, bytes */
+#define BROKER_CONFIG_LINE_MAX	4096	/* one config line, bytes */
+#define BROKER_CONFIG_TOKENS_MAX 72	/* tokens on one config line */
+#define BROKER_CONFIG_ERRORS_MAX 64	/* errors reported by one load */
+#define BROKER_ACCOUNTS_MAX	64	/* account blocks */
+#define BROKER_PRINCIPALS_MAX	256	/* principal blocks */
+#define BROKER_NAME_MAX		64	/* account, user and group names */
+#define BROKER_INSTANCE_ID_MAX	64	/* instance_id, printable ASCII */
+#define BROKER_URL_MAX		256	/* dino_url */
+#define BROKER_PATH_MAX		256	/* key_file, ipc_socket, ca_file */
+#define BROKER_LIST_MAX		64	/* currencies or merchants in one list */
+#define BROKER_GROUP_UIDS_MAX	1024	/* resolved members of one group */
+#define BROKER_KEY_MAX		4096	/* one spending key file, bytes */
+#define BROKER_TIMEOUT_MS_MAX	600000	/* connect and total timeouts */
+#define BROKER_DAILY_CAP_MAX	100000000000LL	/* 10^11 cents */
+#define BROKER_SPM_MAX		600	/* spends_per_minute ceiling */
+#define BROKER_CAP_WINDOW_MS	(24LL * 60 * 60 * 1000)	/* rolling cap */
+#define BROKER_RATE_WINDOW_MS	(60LL * 1000)	/* spends_per_minute */
+#define BROKER_DEF_MAX_AMOUNT	10000	/* max_amount_cents default */
+#define BROKER_DEF_DAILY_CAP	50000	/* daily_cap_cents default */
+#define BROKER_DEF_SPM		10	/* spends_per_minute default */
+#define BROKER_DEF_CONNECT_MS	10000	/* connect_timeout_ms default */
+#define BROKER_DEF_TOTAL_MS	30000	/* total_timeout_ms default */
+#define BROKER_RETRY_BASE_MS	250	/* first Dino retry backoff */
+#define BROKER_RETRY_MAX_MS	30000	/* Dino retry backoff ceiling */
+#define BROKER_READ_RETRIES	3	/* attempts for get_spend/get_balance */
+#define BROKER_AGENT_DEADLINE_MS 5000	/* create: answer "submitting" after */
+#define BROKER_READ_DEADLINE_MS	25000	/* get_*: 504 (frontend waits 35 s) */
+#define BROKER_FRONTENDS_MAX	4	/* frontend connections at once */
+#define BROKER_INTENTS_MAX	100000	/* intents kept in memory */
+#define BROKER_INTENT_BUCKETS	4096	/* hash buckets of the intent table */
+#define BROKER_IDEM_HASH_LEN	32	/* BLAKE2b output, bytes */
+#define BROKER_IDEM_KEY_LEN	(4 + 2 * BROKER_IDEM_HASH_LEN)	/* "dbk_"+hex */
+#define BROKER_AUTO_KEY_BYTES	16	/* random bytes of an "auto-" key */
+#define BROKER_FE_CONNS_PER_UID	32	/* sent to the frontend: per-uid conns */
+#define BROKER_FE_IDLE_S	30	/* sent to the frontend: idle timeout */
+#define BROKER_FE_MAX_WAIT_S	300	/* sent to the frontend: wait_spend */
+
 /* dino-sandbox. */
 #define SANDBOX_BODY_MAX	(64 * 1024)	/* request body, bytes */
+#define SANDBOX_BODY_HARD_MAX	(1024 * 1024)	/* evhttp's own cap (HTML 413) */
+#define SANDBOX_HEADERS_MAX	(16 * 1024)	/* request headers, bytes */
+#define SANDBOX_TIMEOUT_S	5	/* default read/write timeout */
+#define SANDBOX_SEED_MAX	(1024 * 1024)	/* seed file, bytes */
+#define SANDBOX_ACCOUNTS_MAX	1024	/* accounts in one seed */
+#define SANDBOX_WEBHOOKS_MAX	16	/* webhook endpoints */
+#define SANDBOX_LIST_MAX	64	/* currencies, merchants, events */
+#define SANDBOX_RETRIES_MAX	16	/* webhook_retry_delays_s entries */
+#define SANDBOX_DELAY_S_MAX	86400	/* one retry delay, seconds */
+#define SANDBOX_EXPIRY_S_MAX	(30 * 86400)	/* approval_expiry_s */
+#define SANDBOX_SPENDS_MAX	(1 << 20)	/* spends kept in one run */
+#define SANDBOX_WALLET_MAX	1000000000000000LL	/* 10^15 cents */
+#define SANDBOX_KEY_MAX		128	/* spending key, bytes */
+#define SANDBOX_SECRET_MAX	256	/* webhook secret, bytes */
+#define SANDBOX_URL_MAX		1024	/* webhook URL or socket path */
+#define SANDBOX_REQUEST_ID_MAX	128	/* X-Request-Id accepted */
+#define SANDBOX_LATENCY_MS_MAX	60000	/* fault: added latency */
+#define SANDBOX_FAULT_NEXT_MAX	1000000	/* fault: "the next N" counters */
+#define SANDBOX_WEBHOOK_TIMEOUT_MS	10000	/* one delivery attempt */
+#define SANDBOX_DELIVERIES_MAX	65536	/* webhook deliveries queued */
+#define SANDBOX_PATH_MAX	4096	/* a file system path, NUL included */
+
+/* broker: Dino client (broker/dino.c). */
+#define DINO_RESPONSE_MAX	(64 * 1024)	/* body bytes, chunked too */
+#define DINO_KEY_MAX		512	/* spending key bytes */
+#define DINO_IDEM_KEY_MAX	255	/* Idempotency-Key header value */
+#define DINO_URL_MAX		1024	/* a whole request URL */
+#define DINO_TIMEOUT_MAX_MS	600000L	/* connect and total timeouts */
+#define DINO_RETRY_MAX_MS	3600000L	/* backoff ceiling option */
+#define DINO_RETRY_AFTER_MAX_MS	300000L	/* longest Retry-After obeyed */
+#define DINO_READ_RETRIES_MAX	10	/* attempts of one GET */
+#define DINO_HOST_CONNS_MAX	16	/* connections to Dino at once */
+#define DINO_CENTS_ABS_MAX	1000000000000000LL	/* 10^15, budgets */
 
 #endif

@@ -1,0 +1,344 @@
+"""The whole dino-broker stack for integration tests: dino-sandbox, dino-broker
+and dino-frontend as real processes (as root: each daemon under its own system
+user), plus an HTTP client for the agent socket that can speak as any uid.
+
+Standard library only.  Every wait has a deadline; every server listens on
+127.0.0.1 or a UNIX socket in a private temporary directory.
+"""
+import http.client
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+TOP = os.environ.get("DINO_TOP", os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))))
+BUILD = os.environ.get("DINO_BUILD", os.path.join(TOP, "build"))
+IS_ROOT = os.geteuid() == 0
+BROKER_USER = "dino-broker"
+FRONTEND_USER = "dino-frontend"
+OTHER_UID = 65534          # nobody: a uid the broker does not know
+
+
+def ensure_user(name):
+    """Creates a system user (as root) if missing; returns its uid."""
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", name], check=True)
+        return pwd.getpwnam(name).pw_uid
+
+
+def canary(prefix):
+    return prefix + "CANARY" + secrets.token_hex(12)
+
+
+def default_seed(key, secret=None, hook_url=None, hook_socket=None, **acct):
+    account = {
+        "id": "agent_default", "key": key, "team_id": "team_default",
+        "wallet_cents": 10000000, "budget_cents": 5000000,
+        "budget_period": "monthly", "max_transaction_cents": 1000000,
+        "approval_threshold_cents": 50000, "currencies": ["usd"],
+        "merchants_allow": [], "merchants_block": ["Casino"],
+        "paused": False,
+    }
+    account.update(acct)
+    seed = {"accounts": [account], "webhooks": [],
+            "approval_expiry_s": 3600,
+            "webhook_retry_delays_s": [1, 2, 5]}
+    if secret:
+        hook = {"url": hook_url or "http://127.0.0.1/webhooks/dino",
+                "secret": secret, "events": []}
+        if hook_socket:
+            hook["unix_socket"] = hook_socket
+        seed["webhooks"].append(hook)
+    return seed
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+def http_unix(path, method, url, body=None, headers=None, timeout=30):
+    """One request over a UNIX socket; returns (status, headers, parsed)."""
+    conn = UnixHTTPConnection(path, timeout=timeout)
+    hdrs = dict(headers or {})
+    data = None
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    conn.request(method, url, body=data, headers=hdrs)
+    r = conn.getresponse()
+    raw = r.read()
+    conn.close()
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw
+    return r.status, dict(r.getheaders()), parsed
+
+
+def as_uid(uid, fn, timeout=30):
+    """Runs fn() in a child process under uid (root only) and returns its
+    JSON-serialisable result."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            out = json.dumps({"ok": fn()})
+        except BaseException as e:          # report, never hang the parent
+            out = json.dumps({"err": repr(e)})
+        os.write(w, out.encode())
+        os._exit(0)
+    os.close(w)
+    chunks = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        b = os.read(r, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(r)
+    os.waitpid(pid, 0)
+    res = json.loads(b"".join(chunks).decode() or '{"err":"no output"}')
+    if "err" in res:
+        raise RuntimeError("as_uid(%d): %s" % (uid, res["err"]))
+    return res["ok"]
+
+
+class Stack:
+    """Starts the three processes; use as a context manager."""
+
+    def __init__(self, seed=None, principal_extra="", config_extra="",
+                 blocks_extra="", key=None, webhook_secret=None,
+                 sandbox_args=()):
+        self.key = key or canary("din_test_")
+        self.webhook_secret = webhook_secret
+        self.seed = seed or default_seed(self.key)
+        self.principal_extra = principal_extra
+        self.config_extra = config_extra
+        self.blocks_extra = blocks_extra
+        self.sandbox_args = list(sandbox_args)
+        self.procs = {}
+        self.dir = None
+
+    # -- lifecycle --------------------------------------------------------
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="dino-stack.")
+        os.chmod(self.dir, 0o755)
+        self.agent_sock = os.path.join(self.dir, "agent.sock")
+        self.ipc_sock = os.path.join(self.dir, "ipc.sock")
+        self.start_sandbox()
+        self.write_config()
+        self.start_broker()
+        self.start_frontend()
+
+    def start_sandbox(self):
+        seed_path = os.path.join(self.dir, "seed.json")
+        with open(seed_path, "w") as f:
+            json.dump(self.seed, f)
+        err = open(os.path.join(self.dir, "sandbox.log"), "wb")
+        p = subprocess.Popen([os.path.join(BUILD, "dino-sandbox"),
+                              "--listen", "127.0.0.1:0", "--seed", seed_path]
+                             + self.sandbox_args,
+                             stdout=subprocess.PIPE, stderr=err)
+        self.procs["sandbox"] = p
+        line = p.stdout.readline().decode().strip()
+        if not line.startswith("listening "):
+            raise RuntimeError("sandbox did not start: %r" % line)
+        self.sandbox_url = "http://" + line.split(" ", 1)[1]
+
+    def write_config(self, extra_principals=""):
+        keydir = os.path.join(self.dir, "keys")
+        os.mkdir(keydir, 0o700)
+        keyfile = os.path.join(keydir, "default.key")
+        fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, (self.key + "\n").encode())
+        os.close(fd)
+        user_lines = ""
+        if IS_ROOT:
+            buid = ensure_user(BROKER_USER)
+            ensure_user(FRONTEND_USER)
+            os.chown(keydir, buid, -1)
+            os.chown(keyfile, buid, -1)
+            user_lines = "user %s\nfrontend_user %s\n" % (
+                BROKER_USER, FRONTEND_USER)
+        self.config = os.path.join(self.dir, "dino-broker.conf")
+        with open(self.config, "w") as f:
+            f.write("""# generated by tests/lib/stack.py
+instance_id test-instance
+dino_url %s
+dino_spend_path spend
+allow_http_loopback yes
+connect_timeout_ms 2000
+total_timeout_ms 5000
+ipc_socket %s
+%slog_level debug
+%s
+account default {
+    key_file %s
+}
+principal uid %d {
+    account default
+    max_amount_cents 500000
+    daily_cap_cents 5000000
+    spends_per_minute 1000
+    currencies usd
+    merchants_deny Blocked
+%s
+}
+%s
+""" % (self.sandbox_url, self.ipc_sock, user_lines, self.config_extra,
+                keyfile, os.geteuid(), self.principal_extra,
+                self.blocks_extra))
+
+    def start_broker(self):
+        err = open(os.path.join(self.dir, "broker.log"), "ab")
+        self.procs["broker"] = subprocess.Popen(
+            [os.path.join(BUILD, "dino-broker"), "-f", self.config],
+            stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        wait_for(lambda: os.path.exists(self.ipc_sock), "broker IPC socket",
+                 proc=self.procs["broker"])
+
+    def start_frontend(self):
+        err = open(os.path.join(self.dir, "frontend.log"), "ab")
+        args = [os.path.join(BUILD, "dino-frontend"),
+                "--listen", "unix:" + self.agent_sock,
+                "--broker", self.ipc_sock, "--socket-mode", "0666"]
+        if IS_ROOT:
+            args += ["--user", FRONTEND_USER]
+        self.procs["frontend"] = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+
+        def ready():
+            try:
+                st, _, j = self.agent("GET", "/healthz", timeout=2)
+                return st == 200 and j.get("broker") == "connected"
+            except OSError:
+                return False
+        wait_for(ready, "frontend healthz", proc=self.procs["frontend"])
+
+    def restart_frontend(self):
+        self.kill("frontend")
+        self.start_frontend()
+
+    def kill(self, name, sig=signal.SIGTERM):
+        p = self.procs.pop(name, None)
+        if p is None:
+            return None
+        if p.poll() is None:
+            p.send_signal(sig)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        return p.returncode
+
+    def stop(self):
+        for name in ("frontend", "broker", "sandbox"):
+            self.kill(name)
+        if self.dir and not os.environ.get("DINO_KEEP_TMP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def pid(self, name):
+        return self.procs[name].pid
+
+    def log(self, name):
+        with open(os.path.join(self.dir, name + ".log"), "rb") as f:
+            return f.read()
+
+    # -- clients ----------------------------------------------------------
+    def agent(self, method, url, body=None, headers=None, timeout=30):
+        return http_unix(self.agent_sock, method, url, body, headers, timeout)
+
+    def agent_as(self, uid, method, url, body=None, headers=None):
+        path = self.agent_sock
+
+        def call():
+            st, h, j = http_unix(path, method, url, body, headers)
+            return [st, j if not isinstance(j, bytes) else j.decode("latin1")]
+        return as_uid(uid, call)
+
+    def create(self, amount=1200, merchant="AWS", reason="test", key=None,
+               currency="usd"):
+        body = {"amount_cents": amount, "currency": currency,
+                "merchant_name": merchant, "reason": reason}
+        if key is not None:
+            body["idempotency_key"] = key
+        return self.agent("POST", "/tools/create_spend", body)
+
+    def sandbox(self, method, path, body=None):
+        host = self.sandbox_url[len("http://"):]
+        conn = http.client.HTTPConnection(host, timeout=30)
+        data = json.dumps(body).encode() if body is not None else None
+        hdrs = {"Content-Type": "application/json"} if data else {}
+        conn.request(method, path, body=data, headers=hdrs)
+        r = conn.getresponse()
+        raw = r.read()
+        conn.close()
+        return r.status, (json.loads(raw) if raw else None)
+
+    def ledger(self):
+        st, j = self.sandbox("GET", "/_sandbox/ledger")
+        if st != 200:
+            raise RuntimeError("ledger: %d %r" % (st, j))
+        return j
+
+    def faults(self, **kw):
+        st, j = self.sandbox("POST", "/_sandbox/faults", kw)
+        if st != 200:
+            raise RuntimeError("faults: %d %r" % (st, j))
+        return j
+
+
+def wait_for(cond, what, timeout=15.0, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("%s: process exited with %d" %
+                               (what, proc.returncode))
+        time.sleep(0.02)
+    raise RuntimeError("timed out waiting for " + what)
+
+
+def proc_status(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
