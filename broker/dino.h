@@ -66,7 +66,18 @@ typedef void (*dino_cb)(const struct dino_result *, void *arg);
 /* Fatal on an invalid option (for example http:// to a non-loopback host). */
 struct dino_client *dino_client_new(struct event_base *base,
 	    const struct dino_options *opt);
+/*
+ * Drops every call in flight (their callbacks never run).  Not to be called
+ * from a dino_cb or on_retry callback.
+ */
 void	dino_client_free(struct dino_client *c);
+
+/*
+ * The checks dino_client_new() makes, without dying: 0, or -1 with a clear
+ * message in err (for the broker's -n and for tests).
+ */
+int	dino_options_check(const struct dino_options *opt, char *err,
+	    size_t errlen);
 
 /*
  * POST {base}/v1/{spend_path} with Idempotency-Key: idem_key.  A create
@@ -76,6 +87,13 @@ void	dino_client_free(struct dino_client *c);
  * with DINO_OK or DINO_REFUSED.  on_retry (may be NULL) runs before each
  * retry so the caller can log or report "submitting".  Returns a handle
  * for dino_cancel(), or NULL if the call could not be started.
+ *
+ * For every call: the key is copied (into guarded memory, wiped when the
+ * call ends) before the function returns, so key may be short-lived; cb
+ * and on_retry never run before the function has returned; on_retry sees
+ * outcome DINO_FAILED with err saying why the attempt's outcome is
+ * unknown; the handle is invalid once cb has returned.  A callback may
+ * start calls and cancel any call, its own included.
  */
 struct dino_call;
 struct dino_call *dino_create_spend(struct dino_client *c,

@@ -79,7 +79,7 @@
 #define BROKER_KEY_MAX		4096	/* one spending key file, bytes */
 #define BROKER_TIMEOUT_MS_MAX	600000	/* connect and total timeouts */
 #define BROKER_DAILY_CAP_MAX	100000000000LL	/* 10^11 cents */
-#define BROKER_SPM_MAX		600	/* spends_per_minute ceiling */
+#define BROKER_SPM_MAX		60000	/* spends_per_minute ceiling (1000/s) */
 #define BROKER_CAP_WINDOW_MS	(24LL * 60 * 60 * 1000)	/* rolling cap */
 #define BROKER_RATE_WINDOW_MS	(60LL * 1000)	/* spends_per_minute */
 #define BROKER_DEF_MAX_AMOUNT	10000	/* max_amount_cents default */
@@ -137,5 +137,22 @@
 #define DINO_READ_RETRIES_MAX	10	/* attempts of one GET */
 #define DINO_HOST_CONNS_MAX	16	/* connections to Dino at once */
 #define DINO_CENTS_ABS_MAX	1000000000000000LL	/* 10^15, budgets */
+
+/* clients: dino and dino mcp (clients/). */
+#define CLIENT_RESPONSE_MAX	(1024 * 1024)	/* one agent API answer, bytes */
+#define CLIENT_CONNECT_TIMEOUT_S 5	/* connecting to the agent socket */
+#define CLIENT_REQUEST_TIMEOUT_S 60	/* one answer (frontend waits 35 s) */
+#define CLIENT_WAIT_SLACK_S	30	/* wait_spend: timeout_s plus this */
+#define CLIENT_WAIT_DEFAULT_S	60	/* dino wait without --timeout */
+#define CLIENT_WAIT_MAX_S	86400	/* --wait and --timeout ceiling */
+#define CLIENT_RETRIES		5	/* attempts of one create_spend */
+#define CLIENT_RETRY_BASE_MS	250	/* first backoff, doubled each time */
+#define CLIENT_RETRY_MAX_MS	4000	/* backoff ceiling */
+#define CLIENT_IDEM_KEY_BYTES	16	/* random bytes of a made-up key */
+#define CLIENT_ARG_MAX		4096	/* one command-line value, bytes */
+#define MCP_LINE_MAX		(1024 * 1024)	/* one JSON-RPC line, bytes */
+#define MCP_WAIT_DEFAULT_S	50	/* wait_for_decision without timeout_s:
+					   under the usual 60 s client timeout */
+#define MCP_TOOLS_TTL_MS	3600000	/* tools/list cache hint (2026-07-28) */
 
 #endif
