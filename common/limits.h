@@ -41,6 +41,10 @@
 #define IPC_TIMEOUT_S_MAX	86400	/* ceiling of any timeout carried, s */
 #define BALANCE_CENTS_MAX	1000000000000000LL /* |balance field|, 10^15 */
 
+/* systemd socket activation. */
+#define SD_LISTEN_FDS_MAX	16	/* descriptors accepted from systemd */
+#define SD_FDNAME_MAX		255	/* FileDescriptorName= length */
+
 /* JSON. */
 #define JSON_DEPTH_MAX		16	/* nesting accepted from any peer */
 #define JSON_WALK_MAX		64	/* hard ceiling of the strict walker */
