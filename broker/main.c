@@ -1,1 +1,323 @@
-int main(void) { return 0; }
+/*
+ * dino-broker: the only holder of Dino spending keys.
+ *
+ * Start-up order matters, and each step says why it sits where it is:
+ * no core dumps before any secret exists; config and keys read while the
+ * files are reachable; the IPC socket bound and owned while still root;
+ * then the drop to the broker's user; then the seccomp filter, once
+ * nothing more needs opening.
+ */
+#define _GNU_SOURCE
+#include <sys/types.h>
+
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "broker.h"
+#include "confine.h"
+#include "config.h"
+#include "creds.h"
+#include "dino.h"
+#include "intent.h"
+#include "log.h"
+#include "sandbox.h"
+#include "util.h"
+
+struct options {
+	const char	*config;
+	int		 check_only;
+	int		 no_seccomp;
+	int		 debug_trap;
+	int		 verbose;
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: dino-broker -f CONFIG [-n] [-v] "
+	    "[--debug-seccomp-trap] [--no-seccomp]\n");
+	exit(2);
+}
+
+static void
+parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "no-seccomp", no_argument, NULL, 'S' },
+		{ "debug-seccomp-trap", no_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long(argc, argv, "f:nv", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			o->config = optarg;
+			break;
+		case 'n':
+			o->check_only = 1;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'S':
+			o->no_seccomp = 1;
+			break;
+		case 'T':
+			o->debug_trap = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || o->config == NULL)
+		usage();
+}
+
+static void
+dino_opts(const struct broker_config *cfg, struct dino_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->base_url = cfg->dino_url;
+	o->spend_path = cfg->dino_spend_path;
+	o->allow_http_loopback = cfg->allow_http_loopback;
+	o->ca_file = cfg->ca_file[0] != '\0' ? cfg->ca_file : NULL;
+	o->connect_timeout_ms = (long)cfg->connect_timeout_ms;
+	o->total_timeout_ms = (long)cfg->total_timeout_ms;
+	o->retry_base_ms = BROKER_RETRY_BASE_MS;
+	o->retry_max_ms = BROKER_RETRY_MAX_MS;
+	o->read_retries = BROKER_READ_RETRIES;
+}
+
+/* The uid the broker serves as: its own, or the one it drops to. */
+static uid_t
+serving_uid(const struct broker_config *cfg, int as_root)
+{
+	return as_root ? cfg->user_uid : geteuid();
+}
+
+/*
+ * Config and keys, with every error printed as CONFIG:LINE: message.
+ * Returns the loaded config or exits 1.
+ */
+static struct broker_config *
+load_all(const struct options *o, int as_root)
+{
+	struct config_errors errs;
+	struct broker_config *cfg;
+	struct dino_options opt;
+	char err[256];
+
+	if ((cfg = config_load(o->config, &errs)) == NULL) {
+		config_errors_print(&errs);
+		exit(1);
+	}
+	dino_opts(cfg, &opt);
+	if (dino_options_check(&opt, err, sizeof(err)) == -1)
+		config_error(&errs, 0, "%s", err);
+	if (creds_load_all(cfg, serving_uid(cfg, as_root), &errs) == -1 ||
+	    errs.n > 0) {
+		creds_free_all(cfg);
+		config_errors_print(&errs);
+		config_free(cfg);
+		exit(1);
+	}
+	/* Nothing after us needs it, and no child should inherit it. */
+	unsetenv("CREDENTIALS_DIRECTORY");
+	return cfg;
+}
+
+/*
+ * Which uid may connect to the IPC socket.  Without a separate frontend
+ * user (the non-root `make run`), only the broker's own uid: the split is
+ * then between processes of one user, and the log says so.
+ */
+static uid_t
+frontend_uid(const struct broker_config *cfg, uid_t self)
+{
+	if (!cfg->has_frontend || cfg->frontend_uid == self) {
+		log_warnx("event=start_warning reason=\"frontend_user is unset "
+		    "or the broker's own user: the privilege split is "
+		    "in-process only\"");
+		return self;
+	}
+	if (cfg->frontend_uid == 0)
+		fatalx("frontend_user %s is root; refusing",
+		    cfg->frontend_user);
+	return cfg->frontend_uid;
+}
+
+static struct dino_client *
+dino_start(struct event_base *base, const struct broker_config *cfg)
+{
+	struct dino_options opt;
+
+	dino_opts(cfg, &opt);
+	return dino_client_new(base, &opt);
+}
+
+/*
+ * Resolves the Dino host once before the filter goes on, so that glibc
+ * loads its NSS modules (dlopen needs executable mappings the filter
+ * refuses) and reads nsswitch.conf now.  The answer itself is not kept.
+ */
+static void
+warm_resolver(const char *url)
+{
+	struct addrinfo hints, *res = NULL;
+	char host[BROKER_URL_MAX + 1];
+	const char *p;
+	size_t n;
+
+	if ((p = strstr(url, "://")) == NULL)
+		return;
+	p += 3;
+	n = strcspn(p, ":/");
+	if (*p == '[' || n == 0 || n >= sizeof(host))
+		return;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, "443", &hints, &res) == 0)
+		freeaddrinfo(res);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct broker *b = arg;
+
+	if (sig == SIGHUP) {
+		broker_reload(b);
+		return;
+	}
+	log_info("event=stopping signal=%d", (int)sig);
+	event_base_loopbreak(b->base);
+}
+
+static void
+signals_start(struct broker *b, struct event **ev)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	size_t i;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < nitems(sigs); i++)
+		if ((ev[i] = evsignal_new(b->base, sigs[i], signal_cb, b)) ==
+		    NULL || event_add(ev[i], NULL) == -1)
+			fatalx("evsignal_new");
+}
+
+/* Binds the IPC socket and drops root, in that order. */
+static void
+listen_and_drop(struct broker *b, int as_root)
+{
+	struct confine_user u;
+	char err[256];
+
+	if ((b->listen_fd = broker_listen(b->cfg, as_root, err,
+	    sizeof(err))) == -1)
+		fatalx("%s", err);
+	if (!as_root)
+		return;
+	if (confine_lookup_user(b->cfg->user, &u, err, sizeof(err)) == -1)
+		fatalx("user: %s", err);
+	confine_drop_to(&u);
+	log_info("event=dropped_privileges user=%s uid=%lu", u.name,
+	    (unsigned long)u.uid);
+}
+
+static void
+confine(struct broker *b, const struct options *o)
+{
+	if (o->no_seccomp) {
+		log_warnx("event=seccomp_disabled reason=\"--no-seccomp: for "
+		    "valgrind only; NEVER run a production broker like "
+		    "this\"");
+		return;
+	}
+	broker_sandbox(b->listen_fd, b->cfg->ipc_socket, o->debug_trap);
+}
+
+static void
+shutdown_all(struct broker *b, struct event **sigev, size_t nsig)
+{
+	size_t i;
+
+	log_info("event=stopped open_intents=%zu", b->intents->n);
+	broker_stop(b);
+	/* The client goes first: no callback may reach a freed intent. */
+	dino_client_free(b->dino);
+	intent_table_free(b->intents);
+	creds_free_all(b->cfg);
+	for (i = 0; i < nsig; i++)
+		event_free(sigev[i]);
+	close(b->listen_fd);
+	/* The directory may not be writable by the broker's user. */
+	if (unlink(b->cfg->ipc_socket) == -1)
+		log_debug("event=socket_left path=%s", b->cfg->ipc_socket);
+	config_free(b->cfg);
+	event_base_free(b->base);
+	curl_global_cleanup();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	struct broker b;
+	struct event *sigev[3];
+	int as_root;
+
+	parse_args(argc, argv, &o);
+	log_init("dino-broker", o.verbose ? LOG_DEBUG : LOG_INFO);
+	/* Before any secret exists in this process. */
+	confine_no_dump();
+	if (sodium_init() < 0)
+		fatalx("sodium_init failed");
+	as_root = geteuid() == 0;
+	memset(&b, 0, sizeof(b));
+	b.cfg = load_all(&o, as_root);
+	if (o.check_only) {
+		creds_free_all(b.cfg);
+		config_free(b.cfg);
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (!o.verbose)
+		log_setlevel(b.cfg->log_level);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
+	if ((b.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	b.intents = intent_table_new();
+	listen_and_drop(&b, as_root);
+	b.peer_uid = frontend_uid(b.cfg, geteuid());
+	b.dino = dino_start(b.base, b.cfg);
+	warm_resolver(b.cfg->dino_url);
+	/* gmtime_r() reads /etc/localtime once: let it happen now. */
+	tzset();
+	signals_start(&b, sigev);
+	broker_start(&b);
+	confine(&b, &o);
+	log_info("event=started instance_id=%s ipc_socket=%s frontend_uid=%lu "
+	    "accounts=%zu principals=%zu paused=%s", b.cfg->instance_id,
+	    b.cfg->ipc_socket, (unsigned long)b.peer_uid, b.cfg->naccounts,
+	    b.cfg->nprincipals, b.cfg->paused ? "yes" : "no");
+	if (event_base_dispatch(b.base) == -1)
+		fatalx("event_base_dispatch failed");
+	shutdown_all(&b, sigev, nitems(sigev));
+	return 0;
+}

@@ -420,8 +420,12 @@ check_spend_obj(const struct spend_obj *s)
 {
 	const char *why;
 
-	if ((why = spend_check_id(s->id)) != NULL ||
-	    (why = spend_check_status(s->status)) != NULL)
+	if ((why = spend_check_status(s->status)) != NULL)
+		return why;
+	/* A spend Dino has not named yet (submitting, held) has no id. */
+	if (!(s->id[0] == '\0' && (strcmp(s->status, "submitting") == 0 ||
+	    strcmp(s->status, "held") == 0)) &&
+	    (why = spend_check_id(s->id)) != NULL)
 		return why;
 	if (!text_field(s->decision_reason, DECISION_REASON_MAX))
 		return "decision_reason must be at most 200 bytes of UTF-8 "

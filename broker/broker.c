@@ -1,0 +1,913 @@
+/*
+ * The broker's side of the frontend boundary (see broker.h).
+ *
+ * The frontend is treated as possibly compromised: only its configured uid
+ * may connect, it must say HELLO before anything else, every message is
+ * decoded by the typed readers of proto.c and then re-validated here, and
+ * a message of an unknown or unpermitted type, or one that fails any
+ * check, ends that connection with a log line naming the reason.  The
+ * broker itself keeps serving and accepts the next frontend.
+ */
+#define _GNU_SOURCE	/* accept4, struct ucred */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "broker.h"
+#include "creds.h"
+#include "dino.h"
+#include "intent.h"
+#include "ipc.h"
+#include "log.h"
+#include "policy.h"
+#include "proto.h"
+#include "spend.h"
+#include "util.h"
+
+enum conn_state {
+	CONN_NEW = 1,		/* waiting for HELLO */
+	CONN_READY = 2,		/* HELLO answered: tool requests */
+};
+
+struct request;
+TAILQ_HEAD(request_list, request);
+
+struct fe_conn {
+	TAILQ_ENTRY(fe_conn)	 entry;
+	struct broker		*b;
+	struct ipc_peer		*peer;
+	unsigned int		 id;
+	uid_t			 uid;
+	pid_t			 pid;
+	enum conn_state		 state;
+	int			 dead;
+	struct request_list	 reqs;
+};
+
+struct request {
+	TAILQ_ENTRY(request)	 conn_entry;
+	TAILQ_ENTRY(request)	 intent_entry;	/* on intent->waiters */
+	struct fe_conn		*conn;
+	uint32_t		 reqid;
+	const char		*tool;
+	uid_t			 uid;
+	char			 principal[BROKER_NAME_MAX + 8];
+	char			 spend_id[SPEND_ID_MAX + 1];
+	int64_t			 start_ms;
+	struct event		*deadline;
+	struct intent		*intent;	/* create: the intent it awaits */
+	int			 replayed;
+	struct dino_call	*call;		/* get_spend, get_balance */
+	char			 dino_request_id[48];
+	char			 agent[AGENT_LABEL_MAX + 1];
+};
+
+static void	conn_close(struct fe_conn *c, const char *why);
+static void	request_finish(struct request *r, const char *outcome,
+		    uint32_t status);
+
+/*
+ * The listener.
+ */
+
+static int
+listen_prepare_path(const char *path, struct sockaddr_un *sun, char *err,
+    size_t errlen)
+{
+	struct stat st;
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		snprintf(err, errlen, "ipc_socket %s: path too long", path);
+		return -1;
+	}
+	strcpy(sun->sun_path, path);
+	/* Only a stale socket may be replaced, never a regular file. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "ipc_socket %s exists and is "
+			    "not a socket", path);
+			return -1;
+		}
+		if (unlink(path) == -1) {
+			snprintf(err, errlen, "ipc_socket %s: unlink: %s",
+			    path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+listen_set_owner(const struct broker_config *cfg, int as_root, char *err,
+    size_t errlen)
+{
+	gid_t gid;
+
+	if (!as_root)
+		return chmod(cfg->ipc_socket, 0600);
+	gid = cfg->has_frontend ? cfg->frontend_gid : cfg->user_gid;
+	if (chown(cfg->ipc_socket, cfg->user_uid, gid) == -1 ||
+	    chmod(cfg->ipc_socket, 0660) == -1)
+		return -1;
+	return 0;
+}
+
+int
+broker_listen(const struct broker_config *cfg, int as_root, char *err,
+    size_t errlen)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd;
+
+	if (listen_prepare_path(cfg->ipc_socket, &sun, err, errlen) == -1)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* Nobody may connect between bind() and chmod(). */
+	old = umask(0077);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		snprintf(err, errlen, "ipc_socket %s: bind: %s",
+		    cfg->ipc_socket, strerror(errno));
+		umask(old);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (listen_set_owner(cfg, as_root, err, errlen) == -1 ||
+	    listen(fd, BROKER_FRONTENDS_MAX) == -1) {
+		snprintf(err, errlen, "ipc_socket %s: %s", cfg->ipc_socket,
+		    strerror(errno));
+		close(fd);
+		(void)unlink(cfg->ipc_socket);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Answers.  Each request gets exactly one, then request_finish() logs the
+ * line for it and frees it.
+ */
+
+static void
+conn_send(struct fe_conn *c, const struct ipc_buf *buf)
+{
+	if (c->dead)
+		return;
+	if (ipc_peer_send(c->peer, buf) == -1)
+		conn_close(c, "send queue full or peer closing");
+}
+
+static void
+answer_error(struct request *r, uint32_t status, const char *code,
+    const char *message)
+{
+	struct msg_error e;
+	struct ipc_buf *buf;
+
+	memset(&e, 0, sizeof(e));
+	e.http_status = status;
+	snprintf(e.code, sizeof(e.code), "%s", code);
+	snprintf(e.message, sizeof(e.message), "%s", message);
+	if ((buf = malloc(sizeof(*buf))) == NULL)
+		fatal("%s: malloc", __func__);
+	if (msg_error_enc(buf, r->reqid, &e) == -1)
+		fatalx("%s: cannot encode error %s", __func__, code);
+	conn_send(r->conn, buf);
+	free(buf);
+	request_finish(r, code, status);
+}
+
+static void
+answer_msg_error(struct request *r, const struct msg_error *e)
+{
+	answer_error(r, e->http_status, e->code, e->message);
+}
+
+static void
+answer_spend(struct request *r, const struct spend_obj *s, int replayed)
+{
+	struct msg_spend sp;
+	struct ipc_buf *buf;
+
+	memset(&sp, 0, sizeof(sp));
+	sp.replayed = replayed ? 1 : 0;
+	sp.spend = *s;
+	if ((buf = malloc(sizeof(*buf))) == NULL)
+		fatal("%s: malloc", __func__);
+	if (msg_spend_enc(buf, MSG_SPEND, r->reqid, &sp) == -1) {
+		free(buf);
+		answer_error(r, 502, "upstream_error", "Dino's answer could "
+		    "not be relayed");
+		return;
+	}
+	conn_send(r->conn, buf);
+	free(buf);
+	snprintf(r->spend_id, sizeof(r->spend_id), "%s", s->id);
+	request_finish(r, s->status, strcmp(s->status, "submitting") == 0 ?
+	    202 : 200);
+}
+
+static void
+answer_balance(struct request *r, const struct msg_balance *bal)
+{
+	struct ipc_buf *buf;
+
+	if ((buf = malloc(sizeof(*buf))) == NULL)
+		fatal("%s: malloc", __func__);
+	if (msg_balance_enc(buf, r->reqid, bal) == -1) {
+		free(buf);
+		answer_error(r, 502, "upstream_error", "Dino's balance could "
+		    "not be relayed");
+		return;
+	}
+	conn_send(r->conn, buf);
+	free(buf);
+	request_finish(r, "ok", 200);
+}
+
+/*
+ * Requests.
+ */
+
+static struct request *
+request_new(struct fe_conn *c, uint32_t reqid, const char *tool, uid_t uid)
+{
+	struct request *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		fatal("%s: calloc", __func__);
+	r->conn = c;
+	r->reqid = reqid;
+	r->tool = tool;
+	r->uid = uid;
+	strcpy(r->principal, "-");
+	r->start_ms = mono_ms();
+	TAILQ_INSERT_TAIL(&c->reqs, r, conn_entry);
+	c->b->inflight++;
+	return r;
+}
+
+/* Detaches a request from everything that could still reach it. */
+static void
+request_free(struct request *r)
+{
+	if (r->deadline != NULL)
+		event_free(r->deadline);
+	if (r->intent != NULL)
+		TAILQ_REMOVE(&r->intent->waiters, r, intent_entry);
+	if (r->call != NULL)
+		dino_cancel(r->call);
+	TAILQ_REMOVE(&r->conn->reqs, r, conn_entry);
+	r->conn->b->inflight--;
+	free(r);
+}
+
+static void
+request_finish(struct request *r, const char *outcome, uint32_t status)
+{
+	char agent[AGENT_LABEL_MAX + 1];
+
+	log_info("event=request conn=%u req=%u uid=%lu principal=%s agent=%s "
+	    "tool=%s outcome=%s status=%u spend_id=%s dino_request_id=%s "
+	    "duration_ms=%lld", r->conn->id, r->reqid, (unsigned long)r->uid,
+	    r->principal, r->agent[0] != '\0' ?
+	    log_safe(agent, sizeof(agent), r->agent) : "-", r->tool, outcome,
+	    status,
+	    r->spend_id[0] != '\0' ? r->spend_id : "-",
+	    r->dino_request_id[0] != '\0' ? r->dino_request_id : "-",
+	    (long long)(mono_ms() - r->start_ms));
+	request_free(r);
+}
+
+static int
+request_has_reqid(const struct fe_conn *c, uint32_t reqid)
+{
+	const struct request *r;
+
+	TAILQ_FOREACH(r, &c->reqs, conn_entry)
+		if (r->reqid == reqid)
+			return 1;
+	return 0;
+}
+
+static void
+request_deadline(struct request *r, int64_t ms, event_callback_fn fn)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	if ((r->deadline = evtimer_new(r->conn->b->base, fn, r)) == NULL ||
+	    evtimer_add(r->deadline, &tv) == -1)
+		fatalx("%s: evtimer", __func__);
+}
+
+/* Identifies the caller; answers 403 for an unknown one. */
+static struct principal *
+request_principal(struct request *r, const struct msg_caller *caller)
+{
+	struct principal *pr;
+
+	pr = policy_principal_for(r->conn->b->cfg, caller->uid, caller->gid);
+	if (pr == NULL) {
+		answer_error(r, 403, "unknown_principal", "this uid is not a "
+		    "principal of the broker");
+		return NULL;
+	}
+	snprintf(r->principal, sizeof(r->principal), "%s", pr->id);
+	return pr;
+}
+
+/*
+ * create_spend.
+ */
+
+/* The agent deadline passed: the outcome is not known yet. */
+static void
+create_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct request *r = arg;
+
+	answer_spend(r, &r->intent->spend, r->replayed);
+}
+
+static void
+intent_wait(struct request *r, struct intent *in)
+{
+	r->intent = in;
+	TAILQ_INSERT_TAIL(&in->waiters, r, intent_entry);
+	request_deadline(r, BROKER_AGENT_DEADLINE_MS, create_deadline_cb);
+}
+
+/* Answers one request from what the intent knows now. */
+static void
+intent_answer(struct request *r, struct intent *in)
+{
+	if (in->state == INTENT_REFUSED)
+		answer_msg_error(r, &in->refusal);
+	else
+		answer_spend(r, &in->spend, r->replayed);
+}
+
+static void
+intent_answer_all(struct intent *in, const struct dino_result *res)
+{
+	struct request *r;
+
+	while ((r = TAILQ_FIRST(&in->waiters)) != NULL) {
+		snprintf(r->dino_request_id, sizeof(r->dino_request_id), "%s",
+		    res->request_id);
+		intent_answer(r, in);
+	}
+}
+
+static void
+create_retry_cb(const struct dino_result *res, void *arg)
+{
+	struct intent *in = arg;
+
+	log_info("event=dino_retry key=%s http_status=%ld attempts=%d "
+	    "dino_request_id=%s", in->derived, res->http_status,
+	    res->attempts, res->request_id);
+}
+
+static void
+create_done_cb(const struct dino_result *res, void *arg)
+{
+	struct intent *in = arg;
+
+	in->call = NULL;
+	in->call_done = 1;
+	if (res->outcome == DINO_OK)
+		intent_set_spend(in->table, in, &res->spend);
+	else if (res->outcome == DINO_REFUSED)
+		intent_set_refused(in, &res->err);
+	else {
+		/*
+		 * Not in the client's contract for a create: the outcome is
+		 * unknown, so the spend stays "submitting", never declined.
+		 */
+		log_err("event=dino_create_failed key=%s dino_request_id=%s",
+		    in->derived, res->request_id);
+		return;
+	}
+	log_info("event=dino_create key=%s outcome=%s http_status=%ld "
+	    "attempts=%d spend_id=%s dino_request_id=%s", in->derived,
+	    in->state == INTENT_REFUSED ? in->refusal.code : in->spend.status,
+	    res->http_status, res->attempts,
+	    in->spend.id[0] != '\0' ? in->spend.id : "-", res->request_id);
+	intent_answer_all(in, res);
+}
+
+/*
+ * A new intent: counted against the principal, recorded durably, then
+ * sent.  Nothing reaches Dino unless the record succeeded.
+ */
+static void
+create_new(struct request *r, struct principal *pr,
+    const struct msg_create_spend *req, const char *agent_key,
+    const char *derived)
+{
+	struct broker *b = r->conn->b;
+	struct msg_error err;
+	struct dino_key key;
+	struct dino_call *call;
+	struct intent *in;
+	int64_t now = now_ms();
+
+	if (policy_check_spend(b->cfg, pr, req, now, &err) == -1) {
+		answer_msg_error(r, &err);
+		return;
+	}
+	if ((in = intent_add(b->intents, derived, agent_key, req->caller.uid,
+	    pr, req, now)) == NULL) {
+		answer_error(r, 503, "busy", "too many spends in progress");
+		return;
+	}
+	policy_charge_add(pr, &in->charge, req->amount_cents, now);
+	if (intent_record_durable(in) == -1) {
+		intent_remove(b->intents, in);
+		answer_error(r, 503, "journal_unavailable", "the spend could "
+		    "not be recorded and was not sent");
+		return;
+	}
+	creds_dino_key(pr->account, &key);
+	call = dino_create_spend(b->dino, &key, derived, req, create_done_cb,
+	    create_retry_cb, in);
+	if (call == NULL) {
+		intent_remove(b->intents, in);
+		answer_error(r, 503, "dino_unavailable", "the spend could not "
+		    "be sent to Dino and was not made");
+		return;
+	}
+	/* A callback that ran already must not leave a stale handle. */
+	if (!in->call_done)
+		in->call = call;
+	if (in->call_done)
+		intent_answer(r, in);
+	else
+		intent_wait(r, in);
+}
+
+static int
+handle_create_spend(struct fe_conn *c, struct ipc_msg *m)
+{
+	struct msg_create_spend req;
+	char agent_key[IDEMPOTENCY_KEY_MAX + 1], caller[32];
+	char derived[BROKER_IDEM_KEY_LEN + 1];
+	struct principal *pr;
+	struct intent *in;
+	struct request *r;
+
+	if (msg_create_spend_dec(m, &req) == -1 || ipc_end(m) == -1 ||
+	    spend_check_request(&req) != NULL)
+		return -1;
+	r = request_new(c, m->hdr.reqid, "create_spend", req.caller.uid);
+	snprintf(r->agent, sizeof(r->agent), "%s", req.caller.agent);
+	if ((pr = request_principal(r, &req.caller)) == NULL)
+		return 0;
+	if (req.idempotency_key[0] != '\0')
+		snprintf(agent_key, sizeof(agent_key), "%s",
+		    req.idempotency_key);
+	else
+		intent_auto_key(agent_key, sizeof(agent_key));
+	intent_caller_id(req.caller.uid, caller, sizeof(caller));
+	intent_derive_key(c->b->cfg->instance_id, caller, agent_key, derived);
+	switch (intent_match(c->b->intents, derived, &req, &in)) {
+	case INTENT_MATCH_CONFLICT:
+		answer_error(r, 409, "idempotency_key_conflict", "this "
+		    "idempotency_key was used for a different request");
+		break;
+	case INTENT_MATCH_REPLAY:
+		r->replayed = 1;
+		if (in->state == INTENT_SUBMITTING)
+			intent_wait(r, in);
+		else
+			intent_answer(r, in);
+		break;
+	case INTENT_MATCH_NONE:
+		create_new(r, pr, &req, agent_key, derived);
+		break;
+	}
+	return 0;
+}
+
+/*
+ * get_spend and get_balance.
+ */
+
+static void
+read_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct request *r = arg;
+
+	answer_error(r, 504, "upstream_timeout", "Dino did not answer in "
+	    "time; retry later");
+}
+
+/* A read failed: Dino's refusal as is, anything else as a 502. */
+static void
+answer_read_failure(struct request *r, const struct dino_result *res)
+{
+	if (res->outcome == DINO_REFUSED)
+		answer_msg_error(r, &res->err);
+	else
+		answer_error(r, 502, "upstream_error", "Dino could not be "
+		    "reached; retry later");
+}
+
+static void
+get_spend_cb(const struct dino_result *res, void *arg)
+{
+	struct request *r = arg;
+	struct intent *in;
+
+	r->call = NULL;
+	snprintf(r->dino_request_id, sizeof(r->dino_request_id), "%s",
+	    res->request_id);
+	if (res->outcome != DINO_OK) {
+		answer_read_failure(r, res);
+		return;
+	}
+	/* Look it up again: the table may have changed meanwhile. */
+	if ((in = intent_owned(r->conn->b->intents, r->spend_id,
+	    r->uid)) == NULL) {
+		answer_error(r, 404, "not_found", "no such spend");
+		return;
+	}
+	if (strcmp(res->spend.id, r->spend_id) != 0)
+		log_warnx("event=dino_wrong_spend req=%u asked=%s got=%s",
+		    r->reqid, r->spend_id, res->spend.id);
+	else
+		intent_set_spend(r->conn->b->intents, in, &res->spend);
+	answer_spend(r, &in->spend, 0);
+}
+
+static int
+handle_get_spend(struct fe_conn *c, struct ipc_msg *m)
+{
+	struct msg_get_spend g;
+	struct dino_key key;
+	struct request *r;
+	struct intent *in;
+
+	if (msg_get_spend_dec(m, &g) == -1 || ipc_end(m) == -1 ||
+	    spend_check_caller(&g.caller) != NULL ||
+	    spend_check_id(g.id) != NULL)
+		return -1;
+	r = request_new(c, m->hdr.reqid, "get_spend", g.caller.uid);
+	snprintf(r->agent, sizeof(r->agent), "%s", g.caller.agent);
+	if (request_principal(r, &g.caller) == NULL)
+		return 0;
+	/* Ownership is settled locally, before Dino hears of the id. */
+	if ((in = intent_owned(c->b->intents, g.id, g.caller.uid)) == NULL) {
+		answer_error(r, 404, "not_found", "no such spend");
+		return 0;
+	}
+	snprintf(r->spend_id, sizeof(r->spend_id), "%s", g.id);
+	creds_dino_key(in->principal->account, &key);
+	request_deadline(r, BROKER_READ_DEADLINE_MS, read_deadline_cb);
+	if ((r->call = dino_get_spend(c->b->dino, &key, g.id, get_spend_cb,
+	    r)) == NULL)
+		answer_spend(r, &in->spend, 0);
+	return 0;
+}
+
+static void
+get_balance_cb(const struct dino_result *res, void *arg)
+{
+	struct request *r = arg;
+
+	r->call = NULL;
+	snprintf(r->dino_request_id, sizeof(r->dino_request_id), "%s",
+	    res->request_id);
+	if (res->outcome != DINO_OK)
+		answer_read_failure(r, res);
+	else
+		answer_balance(r, &res->balance);
+}
+
+static int
+handle_get_balance(struct fe_conn *c, struct ipc_msg *m)
+{
+	struct msg_get_balance g;
+	struct dino_key key;
+	struct principal *pr;
+	struct request *r;
+
+	if (msg_get_balance_dec(m, &g) == -1 || ipc_end(m) == -1 ||
+	    spend_check_caller(&g.caller) != NULL)
+		return -1;
+	r = request_new(c, m->hdr.reqid, "get_balance", g.caller.uid);
+	snprintf(r->agent, sizeof(r->agent), "%s", g.caller.agent);
+	if ((pr = request_principal(r, &g.caller)) == NULL)
+		return 0;
+	creds_dino_key(pr->account, &key);
+	request_deadline(r, BROKER_READ_DEADLINE_MS, read_deadline_cb);
+	if ((r->call = dino_get_balance(c->b->dino, &key, get_balance_cb,
+	    r)) == NULL)
+		answer_error(r, 503, "dino_unavailable", "Dino could not be "
+		    "asked; retry later");
+	return 0;
+}
+
+/* wait_spend arrives with issue 5; until then it is refused cleanly. */
+static int
+handle_wait_spend(struct fe_conn *c, struct ipc_msg *m)
+{
+	struct msg_wait_spend w;
+	struct request *r;
+
+	if (msg_wait_spend_dec(m, &w) == -1 || ipc_end(m) == -1 ||
+	    spend_check_caller(&w.caller) != NULL)
+		return -1;
+	r = request_new(c, m->hdr.reqid, "wait_spend", w.caller.uid);
+	answer_error(r, 501, "not_implemented", "wait_spend is not "
+	    "available yet; poll get_spend");
+	return 0;
+}
+
+static int
+handle_hello(struct fe_conn *c, struct ipc_msg *m)
+{
+	struct msg_hello h;
+	struct msg_config cf;
+	struct ipc_buf *buf;
+
+	if (msg_hello_dec(m, &h) == -1 || ipc_end(m) == -1)
+		return -1;
+	memset(&cf, 0, sizeof(cf));
+	cf.max_conns_per_uid = BROKER_FE_CONNS_PER_UID;
+	cf.idle_timeout_s = BROKER_FE_IDLE_S;
+	cf.max_wait_s = BROKER_FE_MAX_WAIT_S;
+	if ((buf = malloc(sizeof(*buf))) == NULL)
+		fatal("%s: malloc", __func__);
+	if (msg_config_enc(buf, m->hdr.reqid, &cf) == -1)
+		fatalx("%s: cannot encode MSG_CONFIG", __func__);
+	conn_send(c, buf);
+	free(buf);
+	c->state = CONN_READY;
+	log_info("event=frontend_hello conn=%u frontend_pid=%lu", c->id,
+	    (unsigned long)h.pid);
+	return 0;
+}
+
+/*
+ * The dispatcher.
+ */
+
+static const struct fe_dispatch {
+	uint32_t	 type;
+	int		 states;	/* where it is permitted */
+	int		 tool;		/* counts against IPC_INFLIGHT_MAX */
+	int		(*handler)(struct fe_conn *, struct ipc_msg *);
+} fe_dispatch[] = {
+	{ MSG_HELLO,		CONN_NEW,   0, handle_hello },
+	{ MSG_CREATE_SPEND,	CONN_READY, 1, handle_create_spend },
+	{ MSG_GET_BALANCE,	CONN_READY, 1, handle_get_balance },
+	{ MSG_GET_SPEND,	CONN_READY, 1, handle_get_spend },
+	{ MSG_WAIT_SPEND,	CONN_READY, 1, handle_wait_spend },
+};
+
+/* A tool request needs a fresh, non-zero reqid and a free slot. */
+static const char *
+check_tool_request(struct fe_conn *c, uint32_t reqid)
+{
+	if (reqid == 0)
+		return "tool request with reqid 0";
+	if (request_has_reqid(c, reqid))
+		return "reqid already in flight";
+	return NULL;
+}
+
+static void
+refuse_busy(struct fe_conn *c, uint32_t reqid)
+{
+	struct request *r;
+
+	r = request_new(c, reqid, "-", (uid_t)-1);
+	answer_error(r, 503, "busy", "too many requests in flight");
+}
+
+void
+broker_dispatch_frontend(struct ipc_peer *peer, struct ipc_msg *m, void *arg)
+{
+	struct fe_conn *c = arg;
+	const struct fe_dispatch *d = NULL;
+	const char *why;
+	char reason[96];
+	size_t i;
+
+	if (c->dead)
+		return;
+	for (i = 0; i < nitems(fe_dispatch); i++)
+		if (fe_dispatch[i].type == m->hdr.type)
+			d = &fe_dispatch[i];
+	if (d == NULL) {
+		snprintf(reason, sizeof(reason), "unknown message type %u",
+		    m->hdr.type);
+		conn_close(c, reason);
+		return;
+	}
+	if ((d->states & (int)c->state) == 0) {
+		snprintf(reason, sizeof(reason), "unpermitted %s in state %s",
+		    msg_type_name(m->hdr.type),
+		    c->state == CONN_NEW ? "new" : "ready");
+		conn_close(c, reason);
+		return;
+	}
+	if (d->tool && (why = check_tool_request(c, m->hdr.reqid)) != NULL) {
+		conn_close(c, why);
+		return;
+	}
+	if (d->tool && c->b->inflight >= IPC_INFLIGHT_MAX) {
+		refuse_busy(c, m->hdr.reqid);
+		return;
+	}
+	if (d->handler(c, m) == -1) {
+		snprintf(reason, sizeof(reason), "malformed %s: %s",
+		    msg_type_name(m->hdr.type), m->why != NULL ? m->why :
+		    "a field failed re-validation");
+		conn_close(c, reason);
+	}
+}
+
+/*
+ * Connections.
+ */
+
+static void
+conn_free(struct fe_conn *c)
+{
+	struct request *r;
+
+	while ((r = TAILQ_FIRST(&c->reqs)) != NULL)
+		request_free(r);
+	ipc_peer_free(c->peer);
+	TAILQ_REMOVE(&c->b->conns, c, entry);
+	c->b->nconns--;
+	free(c);
+}
+
+static void
+conn_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_free(arg);
+}
+
+/*
+ * Ends a connection: its pending answers are dropped (a create keeps
+ * going in the background and settles its intent).  The memory goes on
+ * the next loop turn, since a caller up the stack may still hold it.
+ */
+static void
+conn_close(struct fe_conn *c, const char *why)
+{
+	static const struct timeval now = { 0, 0 };
+	struct request *r;
+	size_t pending = 0;
+
+	if (c->dead)
+		return;
+	c->dead = 1;
+	TAILQ_FOREACH(r, &c->reqs, conn_entry)
+		pending++;
+	log_warnx("event=frontend_closed conn=%u frontend_pid=%lu "
+	    "pending=%zu reason=\"%s\"", c->id, (unsigned long)c->pid,
+	    pending, why);
+	if (event_base_once(c->b->base, -1, EV_TIMEOUT, conn_reap_cb, c,
+	    &now) == -1)
+		fatalx("%s: event_base_once", __func__);
+}
+
+static void
+conn_on_close(struct ipc_peer *peer, const char *why, void *arg)
+{
+	conn_close(arg, why != NULL ? why : "peer hung up");
+}
+
+static int
+peer_cred(int fd, struct ucred *uc)
+{
+	socklen_t len = sizeof(*uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, uc, &len) == -1 ||
+	    len != sizeof(*uc))
+		return -1;
+	return 0;
+}
+
+static void
+conn_new(struct broker *b, int fd, const struct ucred *uc)
+{
+	struct fe_conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("%s: calloc", __func__);
+	c->b = b;
+	c->id = ++b->next_conn;
+	c->uid = uc->uid;
+	c->pid = uc->pid;
+	c->state = CONN_NEW;
+	TAILQ_INIT(&c->reqs);
+	if ((c->peer = ipc_peer_new(b->base, fd, broker_dispatch_frontend,
+	    conn_on_close, c)) == NULL) {
+		log_err("event=frontend_refused reason=\"ipc_peer_new "
+		    "failed\"");
+		close(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&b->conns, c, entry);
+	b->nconns++;
+	log_info("event=frontend_connected conn=%u frontend_pid=%lu uid=%lu",
+	    c->id, (unsigned long)c->pid, (unsigned long)c->uid);
+}
+
+/*
+ * Besides the frontend's uid, root is accepted: it could read the keys
+ * from disk anyway, and a frontend started as root connects before it
+ * drops to its own user (SO_PEERCRED reports the ids of connect time).
+ */
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct broker *b = arg;
+	struct ucred uc;
+	int fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
+	    -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warnx("event=accept_failed errno=\"%s\"",
+			    strerror(errno));
+		return;
+	}
+	if (peer_cred(fd, &uc) == -1) {
+		log_warnx("event=frontend_refused reason=\"no peer "
+		    "credentials\"");
+		close(fd);
+	} else if (uc.uid != b->peer_uid && uc.uid != 0) {
+		log_warnx("event=frontend_refused uid=%lu pid=%lu "
+		    "reason=\"not the frontend's uid\"", (unsigned long)uc.uid,
+		    (unsigned long)uc.pid);
+		close(fd);
+	} else if (b->nconns >= BROKER_FRONTENDS_MAX) {
+		log_warnx("event=frontend_refused uid=%lu pid=%lu "
+		    "reason=\"too many frontend connections\"",
+		    (unsigned long)uc.uid, (unsigned long)uc.pid);
+		close(fd);
+	} else
+		conn_new(b, fd, &uc);
+}
+
+void
+broker_start(struct broker *b)
+{
+	TAILQ_INIT(&b->conns);
+	b->intents->owner = b;
+	if ((b->ev_accept = event_new(b->base, b->listen_fd,
+	    EV_READ | EV_PERSIST, accept_cb, b)) == NULL ||
+	    event_add(b->ev_accept, NULL) == -1)
+		fatalx("%s: event_new", __func__);
+}
+
+void
+broker_stop(struct broker *b)
+{
+	struct fe_conn *c;
+
+	if (b->ev_accept != NULL) {
+		event_free(b->ev_accept);
+		b->ev_accept = NULL;
+	}
+	while ((c = TAILQ_FIRST(&b->conns)) != NULL) {
+		c->dead = 1;
+		conn_free(c);
+	}
+}
+
+void
+broker_reload(struct broker *b)
+{
+	log_warnx("event=reload_ignored reason=\"configuration reload comes "
+	    "with dinoctl; restart the broker to apply changes\"");
+}

@@ -1,0 +1,63 @@
+/*
+ * The broker's runtime: the IPC listener for the frontend, the dispatcher
+ * of its requests, and the glue between policy, intents and the Dino
+ * client.  main.c owns start-up, privileges and confinement; everything
+ * here runs on the libevent loop.
+ */
+#ifndef DINO_BROKER_BROKER_H
+#define DINO_BROKER_BROKER_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "intent.h"
+
+struct event;
+struct event_base;
+struct dino_client;
+struct fe_conn;
+
+TAILQ_HEAD(fe_conn_list, fe_conn);
+
+struct broker {
+	struct event_base	*base;
+	struct broker_config	*cfg;
+	struct dino_client	*dino;
+	struct intent_table	*intents;
+	int			 listen_fd;
+	struct event		*ev_accept;
+	uid_t			 peer_uid;	/* the only uid accepted */
+	struct fe_conn_list	 conns;
+	size_t			 nconns;
+	size_t			 inflight;	/* at most IPC_INFLIGHT_MAX */
+	unsigned int		 next_conn;
+};
+
+/*
+ * Creates the SOCK_SEQPACKET listener at cfg->ipc_socket: a stale socket
+ * is replaced, any other file is an error.  As root the socket belongs to
+ * the broker's user and the frontend user's group, mode 0660; otherwise
+ * it is 0600.  Returns the fd, or -1 with a message in err.
+ */
+int	broker_listen(const struct broker_config *cfg, int as_root, char *err,
+	    size_t errlen);
+
+/* Starts accepting frontends on b->listen_fd and serving their requests. */
+void	broker_start(struct broker *b);
+/* Closes every frontend and forgets every request (callbacks never run). */
+void	broker_stop(struct broker *b);
+
+/*
+ * The one entry point for a frontend's message: a table of permitted
+ * types per connection state; anything else ends that connection.
+ */
+struct ipc_peer;
+struct ipc_msg;
+void	broker_dispatch_frontend(struct ipc_peer *peer, struct ipc_msg *m,
+	    void *arg);
+
+/* SIGHUP: configuration reload comes with dinoctl (issue 7). */
+void	broker_reload(struct broker *b);
+
+#endif

@@ -1,0 +1,316 @@
+/*
+ * Spend intents: key derivation, the in-memory table, and forward-only
+ * status updates (see intent.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "intent.h"
+#include "log.h"
+#include "spend.h"
+#include "util.h"
+
+/* Domain separation: these hashes mean nothing in any other protocol. */
+#define IDEM_TAG	"dino-broker idempotency v1"
+
+static void
+hash_lp(crypto_generichash_state *st, const char *s)
+{
+	size_t len = strlen(s);
+	unsigned char n[4];
+
+	n[0] = (unsigned char)(len >> 24);
+	n[1] = (unsigned char)(len >> 16);
+	n[2] = (unsigned char)(len >> 8);
+	n[3] = (unsigned char)len;
+	crypto_generichash_update(st, n, sizeof(n));
+	crypto_generichash_update(st, (const unsigned char *)s, len);
+}
+
+void
+intent_derive_key(const char *instance_id, const char *caller,
+    const char *agent_key, char *out)
+{
+	crypto_generichash_state st;
+	unsigned char h[BROKER_IDEM_HASH_LEN];
+
+	if (crypto_generichash_init(&st, NULL, 0, sizeof(h)) != 0)
+		fatalx("%s: crypto_generichash_init", __func__);
+	hash_lp(&st, IDEM_TAG);
+	hash_lp(&st, instance_id);
+	hash_lp(&st, caller);
+	hash_lp(&st, agent_key);
+	crypto_generichash_final(&st, h, sizeof(h));
+	memcpy(out, "dbk_", 4);
+	sodium_bin2hex(out + 4, BROKER_IDEM_KEY_LEN + 1 - 4, h, sizeof(h));
+}
+
+void
+intent_caller_id(uid_t uid, char *out, size_t len)
+{
+	snprintf(out, len, "uid:%lu", (unsigned long)uid);
+}
+
+void
+intent_auto_key(char *out, size_t len)
+{
+	unsigned char r[BROKER_AUTO_KEY_BYTES];
+	char hex[2 * BROKER_AUTO_KEY_BYTES + 1];
+
+	randombytes_buf(r, sizeof(r));
+	sodium_bin2hex(hex, sizeof(hex), r, sizeof(r));
+	snprintf(out, len, "auto-%s", hex);
+}
+
+static size_t
+bucket(const struct intent_table *t, const char *s)
+{
+	unsigned char h[crypto_shorthash_BYTES];
+	uint64_t v = 0;
+	size_t i;
+
+	crypto_shorthash(h, (const unsigned char *)s, strlen(s), t->hkey);
+	for (i = 0; i < sizeof(h); i++)
+		v = (v << 8) | h[i];
+	return (size_t)(v % BROKER_INTENT_BUCKETS);
+}
+
+struct intent_table *
+intent_table_new(void)
+{
+	struct intent_table *t;
+	size_t i;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < BROKER_INTENT_BUCKETS; i++) {
+		LIST_INIT(&t->keys[i]);
+		LIST_INIT(&t->ids[i]);
+	}
+	TAILQ_INIT(&t->all);
+	t->max = BROKER_INTENTS_MAX;
+	randombytes_buf(t->hkey, sizeof(t->hkey));
+	return t;
+}
+
+void
+intent_table_free(struct intent_table *t)
+{
+	struct intent *in;
+
+	if (t == NULL)
+		return;
+	while ((in = TAILQ_FIRST(&t->all)) != NULL)
+		intent_remove(t, in);
+	free(t);
+}
+
+static struct intent *
+find_key(struct intent_table *t, const char *derived)
+{
+	struct intent *in;
+
+	LIST_FOREACH(in, &t->keys[bucket(t, derived)], by_key)
+		if (strcmp(in->derived, derived) == 0)
+			return in;
+	return NULL;
+}
+
+enum intent_match
+intent_match(struct intent_table *t, const char *derived,
+    const struct msg_create_spend *req, struct intent **out)
+{
+	struct intent *in;
+
+	*out = NULL;
+	if ((in = find_key(t, derived)) == NULL)
+		return INTENT_MATCH_NONE;
+	*out = in;
+	if (in->amount_cents != req->amount_cents ||
+	    strcmp(in->currency, req->currency) != 0 ||
+	    strcmp(in->merchant_name, req->merchant_name) != 0 ||
+	    strcmp(in->reason, req->reason) != 0)
+		return INTENT_MATCH_CONFLICT;
+	return INTENT_MATCH_REPLAY;
+}
+
+static int
+intent_finished(const struct intent *in)
+{
+	if (in->call != NULL || !TAILQ_EMPTY(&in->waiters))
+		return 0;
+	return in->state == INTENT_REFUSED || (in->state == INTENT_ANSWERED &&
+	    spend_status_terminal(in->spend.status));
+}
+
+/* Makes room by forgetting the oldest finished intent. */
+static int
+evict_one(struct intent_table *t)
+{
+	struct intent *in;
+
+	TAILQ_FOREACH(in, &t->all, age)
+		if (intent_finished(in)) {
+			intent_remove(t, in);
+			return 0;
+		}
+	return -1;
+}
+
+static void
+init_spend(struct intent *in, int64_t now_ms)
+{
+	struct spend_obj *s = &in->spend;
+	char now[32];
+
+	memset(s, 0, sizeof(*s));
+	strcpy(s->status, "submitting");
+	s->amount_cents = in->amount_cents;
+	strcpy(s->currency, in->currency);
+	strcpy(s->merchant_name, in->merchant_name);
+	strcpy(s->reason, in->reason);
+	strcpy(s->idempotency_key, in->agent_key);
+	fmt_iso_ms(now, now_ms);
+	/* fmt_iso_ms() writes exactly ISO_TIME_LEN characters. */
+	memcpy(s->created_at, now, ISO_TIME_LEN);
+	memcpy(s->updated_at, now, ISO_TIME_LEN);
+}
+
+struct intent *
+intent_add(struct intent_table *t, const char *derived, const char *agent_key,
+    uid_t owner, struct principal *pr, const struct msg_create_spend *req,
+    int64_t now_ms)
+{
+	struct intent *in;
+
+	if (t->n >= t->max && evict_one(t) == -1)
+		return NULL;
+	if ((in = calloc(1, sizeof(*in))) == NULL)
+		fatal("%s: calloc", __func__);
+	snprintf(in->derived, sizeof(in->derived), "%s", derived);
+	snprintf(in->agent_key, sizeof(in->agent_key), "%s", agent_key);
+	in->table = t;
+	in->owner_uid = owner;
+	in->principal = pr;
+	snprintf(in->agent, sizeof(in->agent), "%s", req->caller.agent);
+	in->amount_cents = req->amount_cents;
+	snprintf(in->currency, sizeof(in->currency), "%s", req->currency);
+	snprintf(in->merchant_name, sizeof(in->merchant_name), "%s",
+	    req->merchant_name);
+	snprintf(in->reason, sizeof(in->reason), "%s", req->reason);
+	in->state = INTENT_SUBMITTING;
+	in->created_ms = now_ms;
+	init_spend(in, now_ms);
+	TAILQ_INIT(&in->waiters);
+	LIST_INSERT_HEAD(&t->keys[bucket(t, derived)], in, by_key);
+	TAILQ_INSERT_TAIL(&t->all, in, age);
+	t->n++;
+	return in;
+}
+
+void
+intent_remove(struct intent_table *t, struct intent *in)
+{
+	policy_charge_unlink(&in->charge);
+	LIST_REMOVE(in, by_key);
+	if (in->indexed_id)
+		LIST_REMOVE(in, by_id);
+	TAILQ_REMOVE(&t->all, in, age);
+	t->n--;
+	free(in);
+}
+
+int
+intent_record_durable(struct intent *in)
+{
+	/* Issue 4: append the intent record to the journal and fsync. */
+	return 0;
+}
+
+/* How far along a status is: a spend never moves backwards. */
+static int
+status_rank(const char *status)
+{
+	if (strcmp(status, "submitting") == 0)
+		return 0;
+	if (spend_status_terminal(status))
+		return 2;
+	return 1;
+}
+
+static void
+index_id(struct intent_table *t, struct intent *in)
+{
+	struct intent *other;
+
+	if (in->indexed_id || spend_check_id(in->spend.id) != NULL)
+		return;
+	if ((other = intent_by_id(t, in->spend.id)) != NULL) {
+		/* Dino named two intents alike: keep the first, say so. */
+		log_err("event=duplicate_spend_id id=%s", in->spend.id);
+		return;
+	}
+	LIST_INSERT_HEAD(&t->ids[bucket(t, in->spend.id)], in, by_id);
+	in->indexed_id = 1;
+}
+
+void
+intent_set_spend(struct intent_table *t, struct intent *in,
+    const struct spend_obj *s)
+{
+	if (in->state == INTENT_ANSWERED &&
+	    status_rank(s->status) < status_rank(in->spend.status))
+		return;
+	if (in->state == INTENT_ANSWERED &&
+	    spend_status_terminal(in->spend.status) &&
+	    strcmp(s->status, in->spend.status) != 0) {
+		log_warnx("event=status_regression id=%s from=%s to=%s",
+		    in->spend.id, in->spend.status, s->status);
+		return;
+	}
+	if (in->indexed_id && strcmp(s->id, in->spend.id) != 0) {
+		log_warnx("event=spend_id_changed id=%s", in->spend.id);
+		return;
+	}
+	in->spend = *s;
+	/* The agent's own key, so that it can retry with it. */
+	snprintf(in->spend.idempotency_key, sizeof(in->spend.idempotency_key),
+	    "%s", in->agent_key);
+	in->state = INTENT_ANSWERED;
+	index_id(t, in);
+	if (strcmp(s->status, "declined") == 0 ||
+	    strcmp(s->status, "cancelled") == 0)
+		policy_charge_release(&in->charge);
+}
+
+void
+intent_set_refused(struct intent *in, const struct msg_error *err)
+{
+	in->state = INTENT_REFUSED;
+	in->refusal = *err;
+	policy_charge_release(&in->charge);
+}
+
+struct intent *
+intent_by_id(struct intent_table *t, const char *id)
+{
+	struct intent *in;
+
+	LIST_FOREACH(in, &t->ids[bucket(t, id)], by_id)
+		if (strcmp(in->spend.id, id) == 0)
+			return in;
+	return NULL;
+}
+
+struct intent *
+intent_owned(struct intent_table *t, const char *id, uid_t owner)
+{
+	struct intent *in;
+
+	if ((in = intent_by_id(t, id)) == NULL || in->owner_uid != owner)
+		return NULL;
+	return in;
+}

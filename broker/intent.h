@@ -1,0 +1,130 @@
+/*
+ * Spend intents and idempotency.  An intent is one logical create_spend of
+ * one caller: the derived Idempotency-Key, the canonical request (amount,
+ * currency, merchant, reason), and what Dino said about it.  The table
+ * finds an intent by its derived key (replay and conflict detection) and,
+ * once Dino named it, by spend id (get_spend and ownership).
+ *
+ * The Dino Idempotency-Key is derived, never passed through:
+ *   "dbk_" + hex(BLAKE2b-256(tag || lp(instance_id) || lp(caller) ||
+ *   lp(agent_key)))
+ * where lp(s) is s's length as a big-endian u32 followed by its bytes, so
+ * that no two different triples encode alike.  caller is "uid:N", the
+ * identity the kernel vouched for, even when a group principal admitted
+ * it: two users of one group never share an intent or see each other's.
+ */
+#ifndef DINO_BROKER_INTENT_H
+#define DINO_BROKER_INTENT_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "limits.h"
+#include "policy.h"
+#include "proto.h"
+
+enum intent_state {
+	INTENT_SUBMITTING,	/* sent, or being sent: no definitive answer */
+	INTENT_ANSWERED,	/* Dino answered with a spend object */
+	INTENT_REFUSED,		/* Dino refused it definitively (4xx) */
+};
+
+struct request;
+struct dino_call;
+
+struct intent {
+	LIST_ENTRY(intent)	 by_key;
+	LIST_ENTRY(intent)	 by_id;
+	TAILQ_ENTRY(intent)	 age;		/* oldest first */
+	int			 indexed_id;
+	struct intent_table	*table;
+
+	char			 derived[BROKER_IDEM_KEY_LEN + 1];
+	char			 agent_key[IDEMPOTENCY_KEY_MAX + 1];
+	uid_t			 owner_uid;
+	struct principal	*principal;
+	char			 agent[AGENT_LABEL_MAX + 1];
+
+	/* The canonical request. */
+	int64_t			 amount_cents;
+	char			 currency[CURRENCY_LEN + 1];
+	char			 merchant_name[MERCHANT_NAME_MAX + 1];
+	char			 reason[REASON_MAX + 1];
+
+	enum intent_state	 state;
+	struct spend_obj	 spend;		/* status "submitting" until known */
+	struct msg_error	 refusal;	/* INTENT_REFUSED */
+	int64_t			 created_ms;
+	struct policy_charge	 charge;
+
+	/* Runtime links owned by the dispatcher. */
+	struct dino_call	*call;		/* create in flight, or NULL */
+	int			 call_done;	/* its callback has run */
+	TAILQ_HEAD(, request)	 waiters;	/* answers owed to the frontend */
+};
+
+TAILQ_HEAD(intent_list, intent);
+LIST_HEAD(intent_bucket, intent);
+
+struct intent_table {
+	struct intent_bucket	 keys[BROKER_INTENT_BUCKETS];
+	struct intent_bucket	 ids[BROKER_INTENT_BUCKETS];
+	struct intent_list	 all;
+	size_t			 n;
+	size_t			 max;		/* BROKER_INTENTS_MAX; tests lower it */
+	unsigned char		 hkey[16];	/* SipHash key, random per run */
+	void			*owner;		/* the broker, for callbacks */
+};
+
+/* The derived key described above, into out[BROKER_IDEM_KEY_LEN + 1]. */
+void	intent_derive_key(const char *instance_id, const char *caller,
+	    const char *agent_key, char *out);
+/* "uid:N" for a caller. */
+void	intent_caller_id(uid_t uid, char *out, size_t len);
+/* A fresh agent key for a caller that gave none: "auto-" + 32 hex. */
+void	intent_auto_key(char *out, size_t len);
+
+struct intent_table *intent_table_new(void);
+void	intent_table_free(struct intent_table *t);
+
+enum intent_match {
+	INTENT_MATCH_NONE,	/* no intent under this key: a new spend */
+	INTENT_MATCH_REPLAY,	/* the same request again */
+	INTENT_MATCH_CONFLICT,	/* a different request under the same key */
+};
+
+/* Looks up derived and compares the canonical request. */
+enum intent_match intent_match(struct intent_table *t, const char *derived,
+	    const struct msg_create_spend *req, struct intent **out);
+
+/*
+ * Adds a new intent (status "submitting"), evicting the oldest finished
+ * intent if the table is full.  NULL when it is full of unfinished ones.
+ */
+struct intent *intent_add(struct intent_table *t, const char *derived,
+	    const char *agent_key, uid_t owner, struct principal *pr,
+	    const struct msg_create_spend *req, int64_t now_ms);
+void	intent_remove(struct intent_table *t, struct intent *in);
+
+/*
+ * The durability point: "record the intent durably before the first byte
+ * goes to Dino".  Issue 4's journal writes and fsyncs here (group commit);
+ * until then intents live in memory and this always succeeds.  Returns 0,
+ * or -1 when the intent could not be recorded (the spend must then be
+ * refused, never sent).
+ */
+int	intent_record_durable(struct intent *in);
+
+/* Records Dino's spend object, moving the status forward only. */
+void	intent_set_spend(struct intent_table *t, struct intent *in,
+	    const struct spend_obj *s);
+/* Records a definitive refusal; the spend leaves the 24 h cap. */
+void	intent_set_refused(struct intent *in, const struct msg_error *err);
+
+struct intent *intent_by_id(struct intent_table *t, const char *id);
+/* The intent named id if owner may see it, else NULL (unknown alike). */
+struct intent *intent_owned(struct intent_table *t, const char *id,
+	    uid_t owner);
+
+#endif
