@@ -88,6 +88,7 @@ run: deps
 	@tests/lib/run-stack.sh $(B)
 
 bench: deps
+	@mk/deps.sh nghttp2-client
 	@$(MAKE) --no-print-directory build-all
 	@tests/bench/run-bench.sh $(B)
 

@@ -108,7 +108,7 @@
 
 /* dino-sandbox. */
 #define SANDBOX_BODY_MAX	(64 * 1024)	/* request body, bytes */
-#define SANDBOX_BODY_HARD_MAX	(1024 * 1024)	/* evhttp's own cap (HTML 413) */
+#define SANDBOX_BODY_HARD_MAX	(1024 * 1024)	/* evhttp answers beyond */
 #define SANDBOX_HEADERS_MAX	(16 * 1024)	/* request headers, bytes */
 #define SANDBOX_TIMEOUT_S	5	/* default read/write timeout */
 #define SANDBOX_SEED_MAX	(1024 * 1024)	/* seed file, bytes */
@@ -119,7 +119,7 @@
 #define SANDBOX_DELAY_S_MAX	86400	/* one retry delay, seconds */
 #define SANDBOX_EXPIRY_S_MAX	(30 * 86400)	/* approval_expiry_s */
 #define SANDBOX_SPENDS_MAX	(1 << 20)	/* spends kept in one run */
-#define SANDBOX_WALLET_MAX	1000000000000000LL	/* 10^15 cents */
+#define SANDBOX_WALLET_MAX	100000000000000LL /* 10^14, printed whole */
 #define SANDBOX_KEY_MAX		128	/* spending key, bytes */
 #define SANDBOX_SECRET_MAX	256	/* webhook secret, bytes */
 #define SANDBOX_URL_MAX		1024	/* webhook URL or socket path */
@@ -129,6 +129,7 @@
 #define SANDBOX_WEBHOOK_TIMEOUT_MS	10000	/* one delivery attempt */
 #define SANDBOX_DELIVERIES_MAX	65536	/* webhook deliveries queued */
 #define SANDBOX_PATH_MAX	4096	/* a file system path, NUL included */
+#define SANDBOX_CTL_REPLY_MAX	(64 * 1024 * 1024) /* subcommand answer */
 
 /* broker: Dino client (broker/dino.c). */
 #define DINO_RESPONSE_MAX	(64 * 1024)	/* body bytes, chunked too */
