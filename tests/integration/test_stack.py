@@ -132,8 +132,11 @@ def test_validation(st):
         s, _, j = st.agent("POST", "/tools/create_spend", body)
         check(s == 400 and j["error"]["code"] == "invalid_request",
               "400 invalid_request: " + name)
-    s, _, j = st.agent("POST", "/tools/create_spend", b"x" * (17 * 1024))
-    check(s == 413, "oversized body is 413")
+    body = b"x" * (17 * 1024)
+    resp = S.raw_unix(st.agent_sock, b"POST /tools/create_spend HTTP/1.1\r\n"
+                      b"Host: localhost\r\nContent-Type: application/json"
+                      b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    check(S.raw_status(resp) == 413, "oversized body is 413")
     s, _, j = st.agent("POST", "/tools/create_spend", b"{}",
                        headers={"Content-Type": "text/plain"})
     check(s == 415, "wrong content type is 415")

@@ -94,6 +94,40 @@ def http_unix(path, method, url, body=None, headers=None, timeout=30):
     return r.status, dict(r.getheaders()), parsed
 
 
+def raw_unix(path, data, timeout=10):
+    """Sends raw bytes (errors from an early close ignored) and returns
+    whatever the server answered before closing: for requests the server
+    refuses before reading them whole."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    try:
+        s.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    out = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+            if b"\r\n\r\n" in out and b"Content-Length" not in out:
+                break
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    return out
+
+
+def raw_status(resp):
+    """The status code of a raw HTTP response, or 0."""
+    try:
+        return int(resp.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
 def as_uid(uid, fn, timeout=30):
     """Runs fn() in a child process under uid (root only) and returns its
     JSON-serialisable result."""
