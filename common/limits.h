@@ -83,7 +83,7 @@
 #define BROKER_KEY_MAX		4096	/* one spending key file, bytes */
 #define BROKER_TIMEOUT_MS_MAX	600000	/* connect and total timeouts */
 #define BROKER_DAILY_CAP_MAX	100000000000LL	/* 10^11 cents */
-#define BROKER_SPM_MAX		60000	/* spends_per_minute ceiling (1000/s) */
+#define BROKER_SPM_MAX		600000	/* spends_per_minute ceiling (10000/s) */
 #define BROKER_CAP_WINDOW_MS	(24LL * 60 * 60 * 1000)	/* rolling cap */
 #define BROKER_RATE_WINDOW_MS	(60LL * 1000)	/* spends_per_minute */
 #define BROKER_DEF_MAX_AMOUNT	10000	/* max_amount_cents default */
@@ -105,6 +105,50 @@
 #define BROKER_FE_CONNS_PER_UID	32	/* sent to the frontend: per-uid conns */
 #define BROKER_FE_IDLE_S	30	/* sent to the frontend: idle timeout */
 #define BROKER_FE_MAX_WAIT_S	300	/* sent to the frontend: wait_spend */
+
+/* broker: the durable, hash-chained journal (broker/journal.c). */
+#define JOURNAL_HASH_LEN	32	/* BLAKE2b-256, bytes */
+#define JOURNAL_HEX_LEN		(2 * JOURNAL_HASH_LEN)
+#define JOURNAL_LINE_MAX	(64 * 1024)	/* one record, newline included */
+#define JOURNAL_NAME_MAX	64	/* a segment's file name, NUL included */
+#define JOURNAL_SEGMENT_DEF	(64LL * 1024 * 1024)	/* rotate after, bytes */
+#define JOURNAL_SEGMENT_MIN	4096LL	/* journal_segment_bytes floor */
+#define JOURNAL_SEGMENT_MAX	(1024LL * 1024 * 1024)	/* and ceiling */
+#define JOURNAL_SEGMENTS_MAX	100000	/* segments in one directory */
+#define JOURNAL_RETENTION_MIN_D	2	/* days: replay needs the last 24 h */
+#define JOURNAL_RETENTION_MAX_D	36500	/* days; 0 means keep forever */
+#define JOURNAL_GROUP_WINDOW_US	0	/* group commit: appends of one loop
+					   turn plus this share one fdatasync */
+#define JOURNAL_HEAD_INTERVAL_MS 500	/* head file rewritten at most this
+					   often (and at rotation and stop) */
+#define JOURNAL_RETRY_MS	1000	/* retry a failed journal this often */
+#define JOURNAL_PENDING_MAX	65536	/* records waiting for their write */
+
+/*
+ * Webhooks and waiters (issue 5): the broker's webhook receiver, its
+ * fallback polling, and the frontend's table of wait_spend requests.
+ */
+#define WEBHOOK_BODY_MAX	(64 * 1024)	/* signed body, bytes */
+#define WEBHOOK_HEADERS_MAX	(8 * 1024)	/* request line + headers */
+#define WEBHOOK_TIMEOUT_S	10	/* read/write per connection */
+#define WEBHOOK_BACKLOG		128	/* listen(2) backlog */
+#define WEBHOOK_SECRETS_MAX	8	/* secrets at once, for rotation */
+#define WEBHOOK_SECRET_MAX	256	/* one whsec_ secret, bytes */
+#define WEBHOOK_EVENT_ID_MAX	64	/* Dino-Event-Id, printable ASCII */
+#define WEBHOOK_EVENT_TYPE_MAX	64	/* Dino-Event-Type */
+#define WEBHOOK_TOLERANCE_S_DEF	300	/* |now - t| accepted, seconds */
+#define WEBHOOK_TOLERANCE_S_MAX	3600	/* ceiling of webhook_tolerance_s */
+#define WEBHOOK_SEEN_MAX	65536	/* event ids remembered for dedupe */
+#define WEBHOOK_SEEN_BUCKETS	16384	/* hash buckets of that set */
+#define POLL_MIN_S_DEF		30	/* poll_min_s default */
+#define POLL_MAX_S_DEF		60	/* poll_max_s default */
+#define POLL_S_MAX		86400	/* ceiling of poll_min_s, poll_max_s */
+#define POLL_BACKOFF_MAX_S	900	/* after 429 or 5xx, at most */
+#define POLL_START_SPREAD_S	5	/* start-up polls spread over this */
+#define POLL_BUCKETS		4096	/* hash buckets of polled spends */
+#define FRONTEND_WAITERS_MAX	16384	/* wait_spend requests held at once */
+#define FRONTEND_WAIT_DEFAULT_S	30	/* wait_spend without timeout_s */
+#define FRONTEND_WATCH_BUCKETS	16384	/* hash buckets, power of two */
 
 /* dino-sandbox. */
 #define SANDBOX_BODY_MAX	(64 * 1024)	/* request body, bytes */
@@ -141,6 +185,7 @@
 #define DINO_RETRY_AFTER_MAX_MS	300000L	/* longest Retry-After obeyed */
 #define DINO_READ_RETRIES_MAX	10	/* attempts of one GET */
 #define DINO_HOST_CONNS_MAX	16	/* connections to Dino at once */
+#define DINO_AUTH_POOL_MAX	256	/* wiped guarded header buffers kept */
 #define DINO_CENTS_ABS_MAX	1000000000000000LL	/* 10^15, budgets */
 
 /* clients: dino and dino mcp (clients/). */

@@ -25,9 +25,9 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 rm -rf "$RUN"
-mkdir -p "$RUN/keys"
+mkdir -p "$RUN/keys" "$RUN/journal"
 chmod 0755 "$RUN"
-chmod 0700 "$RUN/keys"
+chmod 0700 "$RUN/keys" "$RUN/journal"
 
 # The first account of the seed is the one the local user spends from.
 key=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["accounts"][0]["key"])' "$SEED")
@@ -41,7 +41,7 @@ if [ "$(id -u)" -eq 0 ]; then
 		id "$u" >/dev/null 2>&1 || useradd --system --no-create-home \
 		    --home-dir /nonexistent --shell /usr/sbin/nologin "$u"
 	done
-	chown -R dino-broker "$RUN/keys"
+	chown -R dino-broker "$RUN/keys" "$RUN/journal"
 	users="user dino-broker
 frontend_user dino-frontend"
 else
@@ -70,6 +70,7 @@ dino_url $url
 dino_spend_path spend
 allow_http_loopback yes
 ipc_socket $top/$RUN/ipc.sock
+journal_dir $top/$RUN/journal
 $users
 log_level info
 
@@ -102,9 +103,14 @@ done
 
 fe_user=""
 [ "$(id -u)" -eq 0 ] && fe_user="--user dino-frontend"
+# The frontend runs with RLIMIT_FSIZE 0: it may write to a pipe, never to a
+# regular file, so its log goes through a FIFO to cat.
+mkfifo "$RUN/frontend.fifo"
+cat "$RUN/frontend.fifo" >"$RUN/frontend.log" &
+pids="$pids $!"
 # shellcheck disable=SC2086
 "$B/dino-frontend" --listen "unix:$top/$RUN/agent.sock" --broker "$top/$RUN/ipc.sock" \
-    --socket-mode 0660 $fe_user 2>"$RUN/frontend.log" &
+    --socket-mode 0660 $fe_user 2>"$RUN/frontend.fifo" &
 pids="$pids $!"
 i=0
 until curl -sf --unix-socket "$RUN/agent.sock" http://localhost/healthz 2>/dev/null | grep -q '"connected"'; do

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 TOP = os.environ.get("DINO_TOP", os.path.dirname(os.path.dirname(
@@ -165,9 +166,23 @@ class Stack:
 
     def __init__(self, seed=None, principal_extra="", config_extra="",
                  blocks_extra="", key=None, webhook_secret=None,
-                 sandbox_args=()):
+                 sandbox_args=(), webhooks=False, poll=None,
+                 webhook_extra="", journal_dir=None, broker_args=()):
+        """webhooks: the broker receives the sandbox's signed webhooks on
+        a UNIX socket (webhook_sock), with webhook_secret (a fresh one by
+        default); poll: (poll_min_s, poll_max_s) for fallback polling."""
         self.key = key or canary("din_test_")
+        self.webhooks = webhooks
+        if webhooks and not webhook_secret:
+            webhook_secret = canary("whsec_")
         self.webhook_secret = webhook_secret
+        self.poll = poll
+        self.webhook_extra = webhook_extra
+        # The broker's journal: a private directory unless one is given
+        # (a small tmpfs, for disk-full tests); broker_args are added to
+        # its command line at every start (e.g. --recover).
+        self.journal_dir = journal_dir
+        self.broker_args = list(broker_args)
         self.seed = seed or default_seed(self.key)
         self.principal_extra = principal_extra
         self.config_extra = config_extra
@@ -193,7 +208,14 @@ class Stack:
         os.chmod(self.dir, 0o755)
         self.agent_sock = os.path.join(self.dir, "agent.sock")
         self.ipc_sock = os.path.join(self.dir, "ipc.sock")
+        self.webhook_sock = os.path.join(self.dir, "webhook.sock")
+        if self.webhooks:
+            self.seed.setdefault("webhooks", []).append({
+                "url": "http://localhost/webhooks/dino",
+                "unix_socket": self.webhook_sock,
+                "secret": self.webhook_secret, "events": []})
         self.start_sandbox()
+        self.make_journal_dir()
         self.write_config()
         self.start_broker()
         self.start_frontend()
@@ -213,6 +235,14 @@ class Stack:
             raise RuntimeError("sandbox did not start: %r" % line)
         self.sandbox_url = "http://" + line.split(" ", 1)[1]
 
+    def make_journal_dir(self):
+        if self.journal_dir is None:
+            self.journal_dir = os.path.join(self.dir, "journal")
+        if not os.path.isdir(self.journal_dir):
+            os.mkdir(self.journal_dir, 0o700)
+        if IS_ROOT:
+            os.chown(self.journal_dir, ensure_user(BROKER_USER), -1)
+
     def write_config(self, extra_principals=""):
         keydir = os.path.join(self.dir, "keys")
         os.mkdir(keydir, 0o700)
@@ -220,6 +250,18 @@ class Stack:
         fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT, 0o600)
         os.write(fd, (self.key + "\n").encode())
         os.close(fd)
+        hook_lines = ""
+        if self.webhooks:
+            secfile = os.path.join(keydir, "webhook.secret")
+            fd = os.open(secfile, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.write(fd, (self.webhook_secret + "\n").encode())
+            os.close(fd)
+            if IS_ROOT:
+                os.chown(secfile, ensure_user(BROKER_USER), -1)
+            hook_lines = ("webhook_listen unix:%s\nwebhook_secret_file %s\n"
+                          % (self.webhook_sock, secfile)) + self.webhook_extra
+        if self.poll:
+            hook_lines += "poll_min_s %d\npoll_max_s %d\n" % self.poll
         user_lines = ""
         if IS_ROOT:
             buid = ensure_user(BROKER_USER)
@@ -238,7 +280,9 @@ allow_http_loopback yes
 connect_timeout_ms 2000
 total_timeout_ms 5000
 ipc_socket %s
+journal_dir %s
 %slog_level debug
+%s
 %s
 account default {
     key_file %s
@@ -253,20 +297,28 @@ principal uid %d {
 %s
 }
 %s
-""" % (self.sandbox_url, self.ipc_sock, user_lines, self.config_extra,
-                keyfile, os.geteuid(), self.principal_extra,
+""" % (self.sandbox_url, self.ipc_sock, self.journal_dir, user_lines,
+                self.config_extra,
+                hook_lines, keyfile, os.geteuid(), self.principal_extra,
                 self.blocks_extra))
 
     def start_broker(self):
         err = open(os.path.join(self.dir, "broker.log"), "ab")
+        # A broker killed with SIGKILL leaves its socket: the wait below
+        # must see the new one.
+        if os.path.exists(self.ipc_sock):
+            os.unlink(self.ipc_sock)
         self.procs["broker"] = subprocess.Popen(
-            [os.path.join(BUILD, "dino-broker"), "-f", self.config],
+            [os.path.join(BUILD, "dino-broker"), "-f", self.config]
+            + self.broker_args,
             stdin=subprocess.DEVNULL, stdout=err, stderr=err)
         wait_for(lambda: os.path.exists(self.ipc_sock), "broker IPC socket",
                  proc=self.procs["broker"])
 
     def start_frontend(self):
-        err = open(os.path.join(self.dir, "frontend.log"), "ab")
+        # The frontend runs with RLIMIT_FSIZE 0: it can write to a pipe but
+        # never to a regular file, so its log goes through a pipe.
+        err = log_pipe(os.path.join(self.dir, "frontend.log"))
         args = [os.path.join(BUILD, "dino-frontend"),
                 "--listen", "unix:" + self.agent_sock,
                 "--broker", self.ipc_sock, "--socket-mode", "0666"]
@@ -274,6 +326,7 @@ principal uid %d {
             args += ["--user", FRONTEND_USER]
         self.procs["frontend"] = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        os.close(err)
 
         def ready():
             try:
@@ -286,6 +339,37 @@ principal uid %d {
     def restart_frontend(self):
         self.kill("frontend")
         self.start_frontend()
+
+    def restart_broker(self, between=None, sig=signal.SIGTERM):
+        """Stops the frontend and the broker, runs between(), starts both
+        again (the frontend exits when its broker goes).  With a sig other
+        than SIGTERM (SIGKILL: a crash) the broker goes first."""
+        if sig != signal.SIGTERM:
+            self.kill("broker", sig)
+        self.kill("frontend")
+        self.kill("broker")
+        # A broker that dropped root cannot remove its socket here.
+        if os.path.exists(self.ipc_sock):
+            os.unlink(self.ipc_sock)
+        if between:
+            between()
+        self.start_broker()
+        self.start_frontend()
+
+    def webhook(self, body, headers, timeout=10):
+        """POSTs raw bytes to the broker's webhook receiver; returns the
+        status (0 if the connection was dropped without an answer)."""
+        conn = UnixHTTPConnection(self.webhook_sock, timeout=timeout)
+        try:
+            conn.request("POST", headers.pop("_path", "/webhooks/dino"),
+                         body=body, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            return r.status
+        except (ConnectionError, http.client.HTTPException):
+            return 0
+        finally:
+            conn.close()
 
     def kill(self, name, sig=signal.SIGTERM):
         p = self.procs.pop(name, None)
@@ -355,6 +439,23 @@ principal uid %d {
         if st != 200:
             raise RuntimeError("faults: %d %r" % (st, j))
         return j
+
+
+def log_pipe(path):
+    """A pipe whose read end a daemon thread copies into path; returns the
+    write end for a child's stdout and stderr."""
+    r, w = os.pipe()
+
+    def copy():
+        with open(path, "ab", buffering=0) as out:
+            while True:
+                b = os.read(r, 65536)
+                if not b:
+                    break
+                out.write(b)
+        os.close(r)
+    threading.Thread(target=copy, daemon=True).start()
+    return w
 
 
 def wait_for(cond, what, timeout=15.0, proc=None):

@@ -1,0 +1,207 @@
+/*
+ * Unit tests of the frontend's JSON answers (frontend/render.c) and tool
+ * descriptors (frontend/tools.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "../../frontend/frontend.h"
+#include "limits.h"
+#include "tap.h"
+
+static cJSON *
+parsed(char *s)
+{
+	cJSON *j = s != NULL ? cJSON_Parse(s) : NULL;
+
+	cJSON_free(s);
+	return j;
+}
+
+static const cJSON *
+get(const cJSON *o, const char *name)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, name);
+}
+
+static void
+fill_spend(struct msg_spend *sp, const char *status)
+{
+	memset(sp, 0, sizeof(*sp));
+	snprintf(sp->spend.id, sizeof(sp->spend.id), "%s",
+	    "req_01hzz0000000000000000000ab");
+	snprintf(sp->spend.status, sizeof(sp->spend.status), "%s", status);
+	sp->spend.amount_cents = 1200;
+	memcpy(sp->spend.currency, "usd", 4);
+	memcpy(sp->spend.merchant_name, "AWS \"quoted\"", 13);
+	memcpy(sp->spend.created_at, "2026-05-07T12:34:56.000Z", 25);
+}
+
+static void
+test_error(void)
+{
+	cJSON *j = parsed(fe_render_error("invalid_request",
+	    "merchant_name: \"x\"\n"));
+	const cJSON *e = get(j, "error");
+
+	CHECK(e != NULL && cJSON_IsString(get(e, "code")) &&
+	    strcmp(get(e, "code")->valuestring, "invalid_request") == 0,
+	    "error code");
+	CHECK(e != NULL && strcmp(get(e, "message")->valuestring,
+	    "merchant_name: \"x\"\n") == 0, "error message escaped and intact");
+	CHECK(cJSON_GetArraySize(j) == 1 && cJSON_GetArraySize(e) == 2,
+	    "error has exactly error.code and error.message");
+	cJSON_Delete(j);
+}
+
+static void
+test_spend_pending(void)
+{
+	struct msg_spend sp;
+	cJSON *j;
+	int status = 0;
+
+	fill_spend(&sp, "needs_approval");
+	memcpy(sp.spend.approval_url, "https://dino.example/a/1", 25);
+	j = parsed(fe_render_spend(&sp, &status));
+	CHECK(j != NULL && status == 200, "needs_approval is 200");
+	CHECK(cJSON_IsNull(get(j, "decided_at")), "decided_at null while pending");
+	CHECK(cJSON_IsNull(get(j, "decision_reason")), "empty string is null");
+	CHECK(cJSON_IsString(get(j, "approval_url")), "approval_url when set");
+	CHECK(get(j, "remaining_budget_cents") == NULL &&
+	    get(j, "remaining_monthly_budget_cents") == NULL,
+	    "no remaining_* without has_remaining");
+	CHECK(get(j, "idempotency_key") == NULL, "no key when none given");
+	CHECK(get(j, "replayed") == NULL && get(j, "timed_out") == NULL,
+	    "no flags when unset");
+	CHECK(strcmp(get(j, "merchant_name")->valuestring, "AWS \"quoted\"") == 0,
+	    "quotes survive");
+	CHECK(cJSON_IsNumber(get(j, "amount_cents")) &&
+	    get(j, "amount_cents")->valuedouble == 1200, "amount number");
+	cJSON_Delete(j);
+}
+
+static void
+test_spend_other(void)
+{
+	struct msg_spend sp;
+	char *s;
+	cJSON *j;
+	int status = 0;
+
+	fill_spend(&sp, "approved");
+	sp.spend.has_remaining = 1;
+	sp.spend.remaining_budget_cents = 1000000000000000LL;
+	sp.spend.remaining_monthly_budget_cents = -5;
+	memcpy(sp.spend.decided_at, "2026-05-07T12:34:57.000Z", 25);
+	sp.replayed = 1;
+	s = fe_render_spend(&sp, &status);
+	CHECK(s != NULL && strstr(s, "\"remaining_budget_cents\":"
+	    "1000000000000000") != NULL, "10^15 printed as an integer");
+	j = parsed(s);
+	CHECK(status == 200 && get(j, "approval_url") == NULL,
+	    "approved: 200, no approval_url");
+	CHECK(cJSON_IsString(get(j, "decided_at")), "decided_at when set");
+	CHECK(cJSON_IsNumber(get(j, "remaining_monthly_budget_cents")),
+	    "remaining when has_remaining");
+	CHECK(cJSON_IsTrue(get(j, "replayed")), "replayed flag");
+	cJSON_Delete(j);
+
+	fill_spend(&sp, "submitting");
+	memcpy(sp.spend.idempotency_key, "k-1", 4);
+	j = parsed(fe_render_spend(&sp, &status));
+	CHECK(status == 202, "submitting is 202");
+	CHECK(get(j, "idempotency_key") != NULL &&
+	    strcmp(get(j, "idempotency_key")->valuestring, "k-1") == 0,
+	    "submitting carries the key");
+	cJSON_Delete(j);
+}
+
+static void
+test_balance(void)
+{
+	struct msg_balance b;
+	cJSON *j;
+
+	memset(&b, 0, sizeof(b));
+	memcpy(b.currency, "usd", 4);
+	b.has[BAL_WALLET_AVAILABLE] = 1;
+	b.value[BAL_WALLET_AVAILABLE] = 500000;
+	b.has[BAL_REMAINING_MONTHLY] = 1;
+	b.value[BAL_REMAINING_MONTHLY] = 0;
+	j = parsed(fe_render_balance(&b));
+	CHECK(j != NULL && cJSON_GetArraySize(j) == 3, "only present fields");
+	CHECK(get(j, "wallet_available_cents")->valuedouble == 500000 &&
+	    get(j, "remaining_monthly_budget_cents")->valuedouble == 0,
+	    "values and names");
+	CHECK(get(j, "budget_period") == NULL && get(j, "spent_cents") == NULL,
+	    "absent fields absent");
+	cJSON_Delete(j);
+	j = parsed(fe_render_health(0));
+	CHECK(j != NULL && strcmp(get(j, "broker")->valuestring,
+	    "disconnected") == 0 && strcmp(get(j, "status")->valuestring,
+	    "ok") == 0, "health disconnected");
+	cJSON_Delete(j);
+}
+
+static const cJSON *
+tool(const cJSON *tools, const char *name)
+{
+	const cJSON *t;
+
+	cJSON_ArrayForEach(t, tools)
+		if (strcmp(get(t, "name")->valuestring, name) == 0)
+			return t;
+	return NULL;
+}
+
+static void
+test_tools(void)
+{
+	static const char *const names[] = { "create_spend", "get_balance",
+	    "get_spend", "wait_spend" };
+	cJSON *root = fe_tools_build();
+	const cJSON *tools = get(root, "tools"), *t, *in, *req, *p;
+	size_t i;
+
+	CHECK(cJSON_GetArraySize(tools) == 4, "four tools");
+	for (i = 0; i < 4; i++) {
+		t = tool(tools, names[i]);
+		CHECK(t != NULL && cJSON_IsObject(get(t, "inputSchema")) &&
+		    cJSON_IsObject(get(t, "outputSchema")) &&
+		    cJSON_IsString(get(t, "path")) &&
+		    cJSON_IsString(get(t, "description")), names[i]);
+	}
+	in = get(tool(tools, "create_spend"), "inputSchema");
+	req = get(in, "required");
+	CHECK(cJSON_GetArraySize(req) == 4, "create_spend: 4 required fields");
+	CHECK(cJSON_IsFalse(get(in, "additionalProperties")),
+	    "create_spend: no additional properties");
+	p = get(get(in, "properties"), "merchant_name");
+	CHECK(get(p, "maxLength")->valuedouble == MERCHANT_NAME_MAX,
+	    "merchant_name maxLength from limits.h");
+	p = get(get(in, "properties"), "amount_cents");
+	CHECK(get(p, "maximum")->valuedouble == (double)AMOUNT_CENTS_MAX &&
+	    strcmp(get(p, "type")->valuestring, "integer") == 0,
+	    "amount_cents integer up to 10^9");
+	p = get(get(get(tool(tools, "wait_spend"), "inputSchema"),
+	    "properties"), "timeout_s");
+	CHECK(p != NULL && get(p, "maximum")->valuedouble == FRONTEND_WAIT_MAX_S,
+	    "wait_spend timeout_s up to 300");
+	CHECK(cJSON_IsObject(get(root, "errorSchema")), "error schema");
+	cJSON_Delete(root);
+}
+
+int
+main(void)
+{
+	test_error();
+	test_spend_pending();
+	test_spend_other();
+	test_balance();
+	test_tools();
+	return TAP_DONE();
+}
