@@ -21,6 +21,7 @@
 #include "ipc.h"
 #include "limits.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "proto.h"
 
 _Static_assert(FRONTEND_INFLIGHT_MAX <= IPC_INFLIGHT_MAX,
@@ -205,6 +206,8 @@ broker_config(struct frontend *fe, struct ipc_msg *m)
 	log_info("event=config max_conns_per_uid=%u idle_timeout_s=%u "
 	    "max_wait_s=%u", cfg.max_conns_per_uid, cfg.idle_timeout_s,
 	    cfg.max_wait_s);
+	/* Ready means ready to serve tools: the broker has configured us. */
+	sdn_notify("READY=1");
 }
 
 /* An answer must belong to a request of the kind it answers. */

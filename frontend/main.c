@@ -12,6 +12,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "frontend.h"
 #include "limits.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "util.h"
 
 struct options {
@@ -124,8 +126,9 @@ parse_args(int argc, char **argv, struct options *o)
 			usage();
 		}
 	}
-	if (optind != argc || o->listen == NULL || o->broker == NULL ||
-	    strncmp(o->listen, "unix:", 5) != 0)
+	/* Without --listen, the agent socket must come from systemd. */
+	if (optind != argc || o->broker == NULL ||
+	    (o->listen != NULL && strncmp(o->listen, "unix:", 5) != 0))
 		usage();
 }
 
@@ -190,6 +193,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	struct frontend *fe = arg;
 
 	log_info("event=shutdown signal=%d", (int)sig);
+	sdn_notify("STOPPING=1");
 	event_base_loopexit(fe->base, NULL);
 }
 
@@ -243,6 +247,55 @@ user_setup(const struct options *o, struct confine_user *u)
 		fatalx("%s", err);
 }
 
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	sdn_notify("WATCHDOG=1");
+}
+
+/* With WatchdogSec=, systemd expects a ping at least every interval. */
+static void
+watchdog_start(struct event_base *base)
+{
+	static struct event *ev;
+	uint64_t usec;
+	struct timeval tv;
+
+	if ((usec = sdn_watchdog_usec()) == 0)
+		return;
+	usec /= 2;
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	if ((ev = event_new(base, -1, EV_PERSIST, on_watchdog, NULL)) == NULL ||
+	    event_add(ev, &tv) == -1)
+		fatalx("cannot start the watchdog timer");
+}
+
+/*
+ * The agent socket: the one systemd passed as "agent" (socket activation),
+ * else the --listen path, created here.
+ */
+static int
+agent_socket(const struct options *o)
+{
+	char err[256];
+	int fd, fl;
+
+	if ((fd = sd_listen_fd("agent")) != -1) {
+		if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+		    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+			fatal("fcntl on the activated socket");
+		log_info("event=socket_activated name=agent fd=%d", fd);
+		return fd;
+	}
+	if (o->listen == NULL)
+		fatalx("no --listen given and no socket passed by systemd");
+	if ((fd = listen_on(o->listen, FRONTEND_BACKLOG, o->socket_mode, err,
+	    sizeof(err))) == -1)
+		fatalx("%s", err);
+	return fd;
+}
+
 /*
  * Everything that needs the file system or a new socket: the event base,
  * the agent socket, the broker channel, the HTTP server and the tool
@@ -252,7 +305,6 @@ static void
 setup(struct frontend *fe, const struct options *o)
 {
 	static struct event *sigterm, *sigint;
-	char err[256];
 	cJSON *tools;
 	long nofile;
 	int lfd;
@@ -260,9 +312,7 @@ setup(struct frontend *fe, const struct options *o)
 	nofile = raise_nofile();
 	if ((fe->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	if ((lfd = listen_on(o->listen, FRONTEND_BACKLOG, o->socket_mode, err,
-	    sizeof(err))) == -1)
-		fatalx("%s", err);
+	lfd = agent_socket(o);
 	frontend_broker_init(fe, broker_connect(o->broker));
 	if (frontend_http_init(fe, lfd, nofile) == -1)
 		fatalx("cannot set up the HTTP server");
@@ -276,6 +326,9 @@ setup(struct frontend *fe, const struct options *o)
 		fatalx("cannot set up signals");
 	/* libevent's Date header reaches the time zone: load it now. */
 	tzset();
+	/* The notify socket is created now: the filter forbids socket(). */
+	(void)sdn_open();
+	watchdog_start(fe->base);
 }
 
 int
@@ -305,7 +358,8 @@ main(int argc, char **argv)
 	if (frontend_broker_hello(&fe) == -1)
 		fatalx("cannot send HELLO to the broker");
 	log_info("event=ready listen=%s broker=%s uid=%u conns_max=%u",
-	    o.listen, o.broker, (unsigned)uid, fe.conns_max);
+	    o.listen != NULL ? o.listen : "systemd", o.broker, (unsigned)uid,
+	    fe.conns_max);
 	if (event_base_dispatch(fe.base) == -1)
 		fatalx("event_base_dispatch failed");
 	log_info("event=exit status=%d", fe.exit_status);

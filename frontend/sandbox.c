@@ -164,8 +164,8 @@ frontend_sandbox(int listen_fd, int debug_trap)
  * refuses, and if it ever returns, the frontend reports the failure and
  * exits instead of serving.
  */
-static const char *const self_tests[] = { "open", "socket", "execve",
-    "ptrace", "mprotect-exec" };
+static const char *const self_tests[] = { "open", "socket", "connect",
+    "execve", "ptrace", "mprotect-exec" };
 
 int
 frontend_self_test_known(const char *what)
@@ -187,6 +187,8 @@ frontend_self_test_seccomp(const char *what)
 		r = syscall(SYS_openat, AT_FDCWD, "/", O_RDONLY);
 	else if (strcmp(what, "socket") == 0)
 		r = syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+	else if (strcmp(what, "connect") == 0)
+		r = syscall(SYS_connect, -1, NULL, 0);
 	else if (strcmp(what, "execve") == 0)
 		r = syscall(SYS_execve, "/bin/true", NULL, NULL);
 	else if (strcmp(what, "ptrace") == 0)

@@ -2,7 +2,9 @@
 uids and capabilities from /proc; a forbidden syscall kills the frontend; the
 broker keeps serving after the frontend dies and comes back."""
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -61,15 +63,26 @@ def test_frontend_rlimits(st):
 
 
 def forbidden(call):
+    """Starts a frontend that makes one forbidden call right after it is
+    confined; returns how it ended."""
     d = tempfile.mkdtemp(prefix="dino-seccomp.")
+    os.chmod(d, 0o755)
+    # A listening SEQPACKET socket stands in for the broker: the frontend
+    # connects before it confines itself.
+    broker = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    broker.bind(os.path.join(d, "ipc.sock"))
+    os.chmod(os.path.join(d, "ipc.sock"), 0o666)
+    broker.listen(4)
     args = [os.path.join(S.BUILD, "dino-frontend"),
             "--listen", "unix:" + os.path.join(d, "a.sock"),
-            "--broker", os.path.join(d, "none.sock"),
+            "--broker", os.path.join(d, "ipc.sock"),
             "--self-test-seccomp=" + call]
     if S.IS_ROOT:
         args += ["--user", S.FRONTEND_USER]
     p = subprocess.run(args, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, timeout=20)
+    broker.close()
+    shutil.rmtree(d, ignore_errors=True)
     return p.returncode
 
 
