@@ -136,23 +136,50 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $$(call test_libs,$$*) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# Installation layout; every path can be overridden, and DESTDIR stages it.
+BINDIR	  ?= $(PREFIX)/bin
+SBINDIR	  ?= $(PREFIX)/sbin
+MANDIR	  ?= $(PREFIX)/share/man
+DATADIR	  ?= $(PREFIX)/share/dino-broker
+UNITDIR	  ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSCONFDIR ?= /etc
+MANPAGES  := $(wildcard */*.1 */*.5 */*.8)
+UNITS	  := $(patsubst systemd/%.in,%,$(wildcard systemd/*.in))
+
 install: all
 	@$(MAKE) --no-print-directory install-files
 
 .PHONY: install-files
 install-files:
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
-		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
-		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/dino-broker
-	install -m 0755 $(B)/dino-sandbox $(DESTDIR)$(PREFIX)/bin/dino-sandbox
-	install -m 0644 sandbox/seed.json $(DESTDIR)$(PREFIX)/share/dino-broker/seed.json
-	install -m 0644 sandbox/dino-sandbox.1 $(DESTDIR)$(PREFIX)/share/man/man1/dino-sandbox.1
-	for p in dino-broker dino-frontend; do \
-		[ -x $(B)/$$p ] && install -m 0755 $(B)/$$p $(DESTDIR)$(PREFIX)/sbin/$$p; \
-	done; true
-	for p in dino dinoctl; do \
-		[ -x $(B)/$$p ] && install -m 0755 $(B)/$$p $(DESTDIR)$(PREFIX)/bin/$$p; \
-	done; true
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(SYSCONFDIR)/dino-broker
+	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/dino-broker/keys
+	install -m 0755 $(B)/dino-broker $(B)/dino-frontend $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(B)/dino-sandbox $(CLIENT_PROGS:%=$(B)/%) \
+		$(DESTDIR)$(BINDIR)/
+	for m in $(MANPAGES); do \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; \
+	done
+	for u in $(UNITS); do \
+		sed 's|@sbindir@|$(SBINDIR)|g' systemd/$$u.in \
+		    >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 systemd/dino-broker.sysusers \
+		$(DESTDIR)$(SYSUSERSDIR)/dino-broker.conf
+	install -m 0644 systemd/dino-broker.tmpfiles \
+		$(DESTDIR)$(TMPFILESDIR)/dino-broker.conf
+	install -m 0644 docs/dino-broker.conf.example \
+		$(DESTDIR)$(SYSCONFDIR)/dino-broker/dino-broker.conf.example
+	install -m 0644 sandbox/seed.json $(DESTDIR)$(DATADIR)/seed.json
+	for f in docs/nginx-webhook.conf docs/openapi.yaml; do \
+		[ ! -f $$f ] || install -m 0644 $$f $(DESTDIR)$(DATADIR)/; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
