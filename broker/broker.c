@@ -28,8 +28,11 @@
 #include "dino.h"
 #include "intent.h"
 #include "ipc.h"
+#include "jrec.h"
+#include "journal.h"
 #include "log.h"
 #include "policy.h"
+#include "poll.h"
 #include "proto.h"
 #include "spend.h"
 #include "util.h"
@@ -388,6 +391,17 @@ create_retry_cb(const struct dino_result *res, void *arg)
 	    res->attempts, res->request_id);
 }
 
+/* Dino's answer is journaled; the answers to agents need not wait for it. */
+static void
+journal_outcome(struct intent *in, const struct dino_result *res)
+{
+	struct broker *b = in->table->owner;
+
+	if (b->journal != NULL)
+		(void)journal_append(b->journal, JREC_OUTCOME,
+		    jrec_outcome(in, res), NULL, NULL);
+}
+
 static void
 create_done_cb(const struct dino_result *res, void *arg)
 {
@@ -408,6 +422,7 @@ create_done_cb(const struct dino_result *res, void *arg)
 		    in->derived, res->request_id);
 		return;
 	}
+	journal_outcome(in, res);
 	log_info("event=dino_create key=%s outcome=%s http_status=%ld "
 	    "attempts=%d spend_id=%s dino_request_id=%s", in->derived,
 	    in->state == INTENT_REFUSED ? in->refusal.code : in->spend.status,
@@ -416,9 +431,85 @@ create_done_cb(const struct dino_result *res, void *arg)
 	intent_answer_all(in, res);
 }
 
+/* Refuses every request waiting on an intent that was never sent. */
+static void
+intent_refuse_all(struct intent *in, const char *code, const char *message)
+{
+	struct request *r;
+
+	while ((r = TAILQ_FIRST(&in->waiters)) != NULL)
+		answer_error(r, 503, code, message);
+}
+
+/* The canonical request again, from the intent alone (resume, send). */
+static void
+intent_request(const struct intent *in, struct msg_create_spend *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->caller.uid = (uint32_t)in->owner_uid;
+	snprintf(req->caller.agent, sizeof(req->caller.agent), "%s",
+	    in->agent);
+	req->amount_cents = in->amount_cents;
+	snprintf(req->currency, sizeof(req->currency), "%s", in->currency);
+	snprintf(req->merchant_name, sizeof(req->merchant_name), "%s",
+	    in->merchant_name);
+	snprintf(req->reason, sizeof(req->reason), "%s", in->reason);
+}
+
+/*
+ * Sends a durable intent to Dino with its derived key.  If the call cannot
+ * even start, the intent is settled as refused, in the journal too, so
+ * that no restart sends what the agent was told was not made.
+ */
+static void
+create_send(struct broker *b, struct intent *in)
+{
+	struct msg_create_spend req;
+	struct dino_result res;
+	struct dino_key key;
+
+	intent_request(in, &req);
+	creds_dino_key(in->account, &key);
+	in->call = dino_create_spend(b->dino, &key, in->derived, &req,
+	    create_done_cb, create_retry_cb, in);
+	if (in->call != NULL)
+		return;
+	memset(&res, 0, sizeof(res));
+	res.outcome = DINO_REFUSED;
+	res.err.http_status = 503;
+	snprintf(res.err.code, sizeof(res.err.code), "dino_unavailable");
+	snprintf(res.err.message, sizeof(res.err.message), "the spend could "
+	    "not be sent to Dino and was not made");
+	in->call_done = 1;
+	intent_set_refused(in, &res.err);
+	journal_outcome(in, &res);
+	intent_answer_all(in, &res);
+}
+
+/*
+ * The intent is on disk (or could not be written).  Only now may its
+ * first byte go to Dino; a failed write refuses the spend, unsent.
+ */
+static void
+create_durable_cb(int ok, uint64_t seq, void *arg)
+{
+	struct intent *in = arg;
+	struct broker *b = in->table->owner;
+
+	if (!ok) {
+		intent_refuse_all(in, "journal_unavailable", "the spend could "
+		    "not be recorded durably and was not sent; retry later");
+		intent_remove(b->intents, in);
+		return;
+	}
+	in->jseq = seq;
+	create_send(b, in);
+}
+
 /*
  * A new intent: counted against the principal, recorded durably, then
- * sent.  Nothing reaches Dino unless the record succeeded.
+ * sent.  Nothing reaches Dino unless the record succeeded; the request
+ * waits on the intent meanwhile, like a replay of it would.
  */
 static void
 create_new(struct request *r, struct principal *pr,
@@ -427,8 +518,6 @@ create_new(struct request *r, struct principal *pr,
 {
 	struct broker *b = r->conn->b;
 	struct msg_error err;
-	struct dino_key key;
-	struct dino_call *call;
 	struct intent *in;
 	int64_t now = now_ms();
 
@@ -442,28 +531,31 @@ create_new(struct request *r, struct principal *pr,
 		return;
 	}
 	policy_charge_add(pr, &in->charge, req->amount_cents, now);
-	if (intent_record_durable(in) == -1) {
+	intent_wait(r, in);
+	if (intent_record_durable(b->journal, in, create_durable_cb, in) ==
+	    -1) {
+		intent_refuse_all(in, "journal_unavailable", "the spend could "
+		    "not be recorded and was not sent; retry later");
 		intent_remove(b->intents, in);
-		answer_error(r, 503, "journal_unavailable", "the spend could "
-		    "not be recorded and was not sent");
-		return;
 	}
-	creds_dino_key(pr->account, &key);
-	call = dino_create_spend(b->dino, &key, derived, req, create_done_cb,
-	    create_retry_cb, in);
-	if (call == NULL) {
-		intent_remove(b->intents, in);
-		answer_error(r, 503, "dino_unavailable", "the spend could not "
-		    "be sent to Dino and was not made");
-		return;
-	}
-	/* A callback that ran already must not leave a stale handle. */
-	if (!in->call_done)
-		in->call = call;
-	if (in->call_done)
-		intent_answer(r, in);
-	else
-		intent_wait(r, in);
+}
+
+void
+broker_resume(struct broker *b)
+{
+	struct intent *in;
+	size_t n = 0;
+
+	TAILQ_FOREACH(in, &b->intents->all, age)
+		if (in->state == INTENT_SUBMITTING && in->call == NULL &&
+		    !in->call_done) {
+			log_info("event=intent_resumed key=%s seq=%llu",
+			    in->derived, (unsigned long long)in->jseq);
+			create_send(b, in);
+			n++;
+		}
+	if (n > 0)
+		log_info("event=intents_resumed count=%zu", n);
 }
 
 static int
@@ -582,7 +674,7 @@ handle_get_spend(struct fe_conn *c, struct ipc_msg *m)
 		return 0;
 	}
 	snprintf(r->spend_id, sizeof(r->spend_id), "%s", g.id);
-	creds_dino_key(in->principal->account, &key);
+	creds_dino_key(in->account, &key);
 	request_deadline(r, BROKER_READ_DEADLINE_MS, read_deadline_cb);
 	if ((r->call = dino_get_spend(c->b->dino, &key, g.id, get_spend_cb,
 	    r)) == NULL)
@@ -628,20 +720,77 @@ handle_get_balance(struct fe_conn *c, struct ipc_msg *m)
 	return 0;
 }
 
-/* wait_spend arrives with issue 5; until then it is refused cleanly. */
+/*
+ * wait_spend: ownership is settled here, and the answer is the spend as
+ * it stands.  The frontend holds the agent's request if it is pending and
+ * wakes it on the MSG_SPEND_UPDATE pushed when the status changes; the
+ * channel is ordered, so no change can slip between this answer and the
+ * frontend starting to wait.  A frontend only ever holds waiters this
+ * answer admitted, so a push wakes no one whose ownership was not
+ * checked here.
+ */
 static int
 handle_wait_spend(struct fe_conn *c, struct ipc_msg *m)
 {
 	struct msg_wait_spend w;
 	struct request *r;
+	struct intent *in;
 
 	if (msg_wait_spend_dec(m, &w) == -1 || ipc_end(m) == -1 ||
-	    spend_check_caller(&w.caller) != NULL)
+	    spend_check_caller(&w.caller) != NULL ||
+	    spend_check_id(w.id) != NULL || w.timeout_s > BROKER_FE_MAX_WAIT_S)
 		return -1;
 	r = request_new(c, m->hdr.reqid, "wait_spend", w.caller.uid);
-	answer_error(r, 501, "not_implemented", "wait_spend is not "
-	    "available yet; poll get_spend");
+	snprintf(r->agent, sizeof(r->agent), "%s", w.caller.agent);
+	if (request_principal(r, &w.caller) == NULL)
+		return 0;
+	if ((in = intent_owned(c->b->intents, w.id, w.caller.uid)) == NULL) {
+		answer_error(r, 404, "not_found", "no such spend");
+		return 0;
+	}
+	/* A pending spend someone waits on is polled, webhook or not. */
+	if (!spend_status_terminal(in->spend.status))
+		poll_watch(c->b->poller, in, 0);
+	answer_spend(r, &in->spend, 0);
 	return 0;
+}
+
+/*
+ * Status changes.  The push carries the whole spend, once, whatever the
+ * number of agents waiting on it.
+ */
+static void
+push_spend(struct broker *b, const struct spend_obj *s)
+{
+	/* Static: a burst of decisions should not malloc 10 KiB each. */
+	static struct msg_spend sp;
+	static struct ipc_buf buf;
+	struct fe_conn *c;
+
+	memset(&sp, 0, sizeof(sp));
+	sp.spend = *s;
+	if (msg_spend_enc(&buf, MSG_SPEND_UPDATE, 0, &sp) == -1) {
+		log_warnx("event=push_failed id=%s reason=\"does not encode\"",
+		    s->id);
+		return;
+	}
+	TAILQ_FOREACH(c, &b->conns, entry)
+		if (c->state == CONN_READY && !c->dead)
+			conn_send(c, &buf);
+}
+
+void
+broker_spend_changed(struct intent *in, void *arg)
+{
+	struct broker *b = arg;
+
+	if (spend_check_id(in->spend.id) != NULL)
+		return;
+	push_spend(b, &in->spend);
+	if (spend_status_terminal(in->spend.status))
+		poll_forget(b->poller, in->spend.id);
+	else if (strcmp(in->spend.status, "needs_approval") == 0)
+		poll_watch(b->poller, in, 0);
 }
 
 static int
@@ -654,7 +803,7 @@ handle_hello(struct fe_conn *c, struct ipc_msg *m)
 	if (msg_hello_dec(m, &h) == -1 || ipc_end(m) == -1)
 		return -1;
 	memset(&cf, 0, sizeof(cf));
-	cf.max_conns_per_uid = BROKER_FE_CONNS_PER_UID;
+	cf.max_conns_per_uid = (uint32_t)c->b->cfg->agent_conns_per_uid;
 	cf.idle_timeout_s = BROKER_FE_IDLE_S;
 	cf.max_wait_s = BROKER_FE_MAX_WAIT_S;
 	if ((buf = malloc(sizeof(*buf))) == NULL)
@@ -884,6 +1033,8 @@ broker_start(struct broker *b)
 {
 	TAILQ_INIT(&b->conns);
 	b->intents->owner = b;
+	b->intents->on_status = broker_spend_changed;
+	b->intents->on_status_arg = b;
 	if ((b->ev_accept = event_new(b->base, b->listen_fd,
 	    EV_READ | EV_PERSIST, accept_cb, b)) == NULL ||
 	    event_add(b->ev_accept, NULL) == -1)

@@ -25,6 +25,9 @@ struct broker {
 	struct broker_config	*cfg;
 	struct dino_client	*dino;
 	struct intent_table	*intents;
+	struct journal		*journal;	/* NULL in dispatcher unit tests */
+	struct webhook		*webhook;	/* NULL without webhook_listen */
+	struct poller		*poller;
 	int			 listen_fd;
 	struct event		*ev_accept;
 	uid_t			 peer_uid;	/* the only uid accepted */
@@ -45,6 +48,11 @@ int	broker_listen(const struct broker_config *cfg, int as_root, char *err,
 
 /* Starts accepting frontends on b->listen_fd and serving their requests. */
 void	broker_start(struct broker *b);
+/*
+ * Sends every intent the journal's replay left open (no definitive answer
+ * from Dino) again with its original derived key.
+ */
+void	broker_resume(struct broker *b);
 /* Closes every frontend and forgets every request (callbacks never run). */
 void	broker_stop(struct broker *b);
 
@@ -56,6 +64,13 @@ struct ipc_peer;
 struct ipc_msg;
 void	broker_dispatch_frontend(struct ipc_peer *peer, struct ipc_msg *m,
 	    void *arg);
+
+/*
+ * A spend's status changed (intent_set_spend): pushes MSG_SPEND_UPDATE
+ * (reqid 0) to every ready frontend, which wakes the wait_spend requests it
+ * holds for that id, and starts or stops polling the spend.
+ */
+void	broker_spend_changed(struct intent *in, void *arg);
 
 /* SIGHUP: configuration reload comes with dinoctl (issue 7). */
 void	broker_reload(struct broker *b);

@@ -7,6 +7,8 @@
  * its number of values and a setter.  It keeps going after an error, so
  * that one run of `dino-broker -n` lists every problem with its line.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -252,6 +254,49 @@ kw_log_level(struct parse *p, char **v, int n)
 }
 
 static int
+kw_journal_dir(struct parse *p, char **v, int n)
+{
+	if (v[0][0] != '/') {
+		config_error(p->errs, p->line, "journal_dir: must be an "
+		    "absolute path");
+		return -1;
+	}
+	return set_str(p, "journal_dir", p->cfg->journal_dir,
+	    sizeof(p->cfg->journal_dir), v[0]);
+}
+
+static int
+kw_journal_segment(struct parse *p, char **v, int n)
+{
+	return set_num(p, "journal_segment_bytes", v[0], JOURNAL_SEGMENT_MIN,
+	    JOURNAL_SEGMENT_MAX, &p->cfg->journal_segment_bytes);
+}
+
+static int
+kw_journal_retention(struct parse *p, char **v, int n)
+{
+	int64_t d;
+
+	if (set_num(p, "journal_retention_days", v[0], 0,
+	    JOURNAL_RETENTION_MAX_D, &d) == -1)
+		return -1;
+	/* Replay rebuilds the rolling 24 h cap from what is kept. */
+	if (d != 0 && d < JOURNAL_RETENTION_MIN_D) {
+		config_error(p->errs, p->line, "journal_retention_days: 0 "
+		    "(keep forever) or at least %d", JOURNAL_RETENTION_MIN_D);
+		return -1;
+	}
+	p->cfg->journal_retention_days = (int)d;
+	return 0;
+}
+
+static int
+kw_journal_fsync(struct parse *p, char **v, int n)
+{
+	return set_bool(p, "journal_fsync", v[0], &p->cfg->journal_fsync);
+}
+
+static int
 kw_key_file(struct parse *p, char **v, int n)
 {
 	if (p->acct->key_line != 0) {
@@ -377,6 +422,153 @@ kw_merchants_deny(struct parse *p, char **v, int n)
 	    &p->pr->merchants_deny, &p->pr->ndeny);
 }
 
+/*
+ * The webhook listener: a UNIX socket, or a loopback address, since a
+ * TLS-terminating reverse proxy sits in front of it (docs/nginx-webhook.conf)
+ * and nothing else should reach it.
+ */
+static int
+webhook_listen_ok(const char *v)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	char host[64];
+	const char *colon;
+	int64_t port;
+	size_t n;
+
+	if (strncmp(v, "unix:", 5) == 0)
+		return v[5] == '/';
+	if (v[0] == '[') {
+		if ((colon = strstr(v, "]:")) == NULL)
+			return 0;
+		n = (size_t)(colon - v - 1);
+		colon++;
+	} else {
+		if ((colon = strrchr(v, ':')) == NULL)
+			return 0;
+		n = (size_t)(colon - v);
+	}
+	if (n == 0 || n >= sizeof(host) ||
+	    parse_i64(colon + 1, 1, 65535, &port) == -1)
+		return 0;
+	memcpy(host, v[0] == '[' ? v + 1 : v, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 &&
+	    IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+static int
+kw_webhook_listen(struct parse *p, char **v, int n)
+{
+	if (!webhook_listen_ok(v[0])) {
+		config_error(p->errs, p->line, "webhook_listen: expected "
+		    "unix:/absolute/path or a loopback address with a port "
+		    "(127.0.0.1:8556, [::1]:8556)");
+		return -1;
+	}
+	p->cfg->line_webhook_listen = p->line;
+	return set_str(p, "webhook_listen", p->cfg->webhook_listen,
+	    sizeof(p->cfg->webhook_listen), v[0]);
+}
+
+static int
+kw_webhook_path(struct parse *p, char **v, int n)
+{
+	if (v[0][0] != '/' || strchr(v[0], '?') != NULL ||
+	    strchr(v[0], '#') != NULL || !printable_ascii(v[0], strlen(v[0]))) {
+		config_error(p->errs, p->line, "webhook_path: an absolute "
+		    "path without query or fragment");
+		return -1;
+	}
+	return set_str(p, "webhook_path", p->cfg->webhook_path,
+	    sizeof(p->cfg->webhook_path), v[0]);
+}
+
+static int
+add_webhook_secret(struct parse *p, enum key_source src, const char *what,
+    const char *ref)
+{
+	struct webhook_secret *ws;
+
+	if (p->cfg->nwebhook_secrets == WEBHOOK_SECRETS_MAX) {
+		config_error(p->errs, p->line, "%s: at most %d webhook "
+		    "secrets", what, WEBHOOK_SECRETS_MAX);
+		return -1;
+	}
+	ws = &p->cfg->webhook_secrets[p->cfg->nwebhook_secrets];
+	memset(ws, 0, sizeof(*ws));
+	ws->source = src;
+	ws->line = p->line;
+	if (set_str(p, what, ws->ref, sizeof(ws->ref), ref) == -1)
+		return -1;
+	p->cfg->nwebhook_secrets++;
+	return 0;
+}
+
+static int
+kw_webhook_secret_file(struct parse *p, char **v, int n)
+{
+	if (v[0][0] != '/') {
+		config_error(p->errs, p->line, "webhook_secret_file: must be "
+		    "an absolute path");
+		return -1;
+	}
+	return add_webhook_secret(p, KEY_FILE, "webhook_secret_file", v[0]);
+}
+
+static int
+kw_webhook_secret_cred(struct parse *p, char **v, int n)
+{
+	if (strchr(v[0], '/') != NULL || strcmp(v[0], ".") == 0 ||
+	    strcmp(v[0], "..") == 0 || !printable_ascii(v[0], strlen(v[0]))) {
+		config_error(p->errs, p->line, "webhook_secret_credential: a "
+		    "plain file name without '/' is expected");
+		return -1;
+	}
+	return add_webhook_secret(p, KEY_CREDENTIAL,
+	    "webhook_secret_credential", v[0]);
+}
+
+static int
+kw_webhook_tolerance(struct parse *p, char **v, int n)
+{
+	return set_num(p, "webhook_tolerance_s", v[0], 1,
+	    WEBHOOK_TOLERANCE_S_MAX, &p->cfg->webhook_tolerance_s);
+}
+
+static int
+kw_webhook_accept_legacy(struct parse *p, char **v, int n)
+{
+	return set_bool(p, "webhook_accept_legacy", v[0],
+	    &p->cfg->webhook_accept_legacy);
+}
+
+static int
+kw_poll_min(struct parse *p, char **v, int n)
+{
+	p->cfg->line_poll = p->line;
+	return set_num(p, "poll_min_s", v[0], 1, POLL_S_MAX,
+	    &p->cfg->poll_min_s);
+}
+
+static int
+kw_poll_max(struct parse *p, char **v, int n)
+{
+	p->cfg->line_poll = p->line;
+	return set_num(p, "poll_max_s", v[0], 1, POLL_S_MAX,
+	    &p->cfg->poll_max_s);
+}
+
+static int
+kw_agent_conns(struct parse *p, char **v, int n)
+{
+	return set_num(p, "agent_conns_per_uid", v[0], 1, IPC_CONNS_MAX,
+	    &p->cfg->agent_conns_per_uid);
+}
+
 #define TOP	BLOCK_NONE
 #define ACCT	BLOCK_ACCOUNT
 #define PRIN	BLOCK_PRINCIPAL
@@ -393,6 +585,19 @@ static const struct keyword keywords[] = {
 	{ "user",		 TOP,  1, 1, kw_user },
 	{ "paused",		 TOP,  1, 1, kw_paused },
 	{ "log_level",		 TOP,  1, 1, kw_log_level },
+	{ "webhook_listen",	 TOP,  1, 1, kw_webhook_listen },
+	{ "webhook_path",	 TOP,  1, 1, kw_webhook_path },
+	{ "webhook_secret_file", TOP,  1, 1, kw_webhook_secret_file },
+	{ "webhook_secret_credential", TOP, 1, 1, kw_webhook_secret_cred },
+	{ "webhook_tolerance_s", TOP,  1, 1, kw_webhook_tolerance },
+	{ "webhook_accept_legacy", TOP, 1, 1, kw_webhook_accept_legacy },
+	{ "poll_min_s",		 TOP,  1, 1, kw_poll_min },
+	{ "poll_max_s",		 TOP,  1, 1, kw_poll_max },
+	{ "agent_conns_per_uid", TOP,  1, 1, kw_agent_conns },
+	{ "journal_dir",	 TOP,  1, 1, kw_journal_dir },
+	{ "journal_segment_bytes", TOP, 1, 1, kw_journal_segment },
+	{ "journal_retention_days", TOP, 1, 1, kw_journal_retention },
+	{ "journal_fsync",	 TOP,  1, 1, kw_journal_fsync },
 	{ "key_file",		 ACCT, 1, 1, kw_key_file },
 	{ "credential",		 ACCT, 1, 1, kw_credential },
 	{ "account",		 PRIN, 1, 1, kw_account_ref },
@@ -608,6 +813,14 @@ open_principal(struct parse *p, char **tok, int *quoted, int n)
 	    pr->id);
 }
 
+/* Webhook secrets may be listed several times: rotation overlaps them. */
+static int
+repeatable(const struct keyword *kw)
+{
+	return kw->set == kw_webhook_secret_file ||
+	    kw->set == kw_webhook_secret_cred;
+}
+
 static void
 apply_keyword(struct parse *p, char **tok, int n)
 {
@@ -632,7 +845,7 @@ apply_keyword(struct parse *p, char **tok, int n)
 	}
 	seen = p->block == BLOCK_NONE ? &p->seen_global : &p->seen_block;
 	bit = 1ULL << i;
-	if (*seen & bit) {
+	if ((*seen & bit) && !repeatable(kw)) {
 		config_error(p->errs, p->line, "%s given twice", kw->name);
 		return;
 	}
@@ -698,6 +911,14 @@ config_defaults(struct broker_config *cfg)
 	strcpy(cfg->ipc_socket, "/run/dino-broker/ipc.sock");
 	strcpy(cfg->user, "dino-broker");
 	cfg->log_level = LOG_INFO;
+	strcpy(cfg->webhook_path, "/webhooks/dino");
+	cfg->webhook_tolerance_s = WEBHOOK_TOLERANCE_S_DEF;
+	cfg->poll_min_s = POLL_MIN_S_DEF;
+	cfg->poll_max_s = POLL_MAX_S_DEF;
+	cfg->agent_conns_per_uid = BROKER_FE_CONNS_PER_UID;
+	strcpy(cfg->journal_dir, "/var/lib/dino-broker/journal");
+	cfg->journal_segment_bytes = JOURNAL_SEGMENT_DEF;
+	cfg->journal_fsync = 1;
 }
 
 struct account *
@@ -879,6 +1100,24 @@ check_users(struct parse *p)
 	}
 }
 
+/* A listener without a secret could verify nothing, and the reverse. */
+static void
+check_webhooks(struct parse *p)
+{
+	struct broker_config *cfg = p->cfg;
+
+	if (cfg->webhook_listen[0] != '\0' && cfg->nwebhook_secrets == 0)
+		config_error(p->errs, cfg->line_webhook_listen,
+		    "webhook_listen: no webhook_secret_file or "
+		    "webhook_secret_credential");
+	if (cfg->webhook_listen[0] == '\0' && cfg->nwebhook_secrets > 0)
+		config_error(p->errs, cfg->webhook_secrets[0].line,
+		    "webhook secrets given without webhook_listen");
+	if (cfg->poll_min_s > cfg->poll_max_s)
+		config_error(p->errs, cfg->line_poll, "poll_min_s is larger "
+		    "than poll_max_s");
+}
+
 static void
 check_config(struct parse *p)
 {
@@ -898,6 +1137,7 @@ check_config(struct parse *p)
 			    cfg->accounts[i].name);
 	check_principals(p);
 	check_users(p);
+	check_webhooks(p);
 }
 
 struct broker_config *

@@ -65,6 +65,17 @@ struct policy_usage {
 	struct policy_charge	*head, *tail;
 	int64_t			 held_cents;	/* unreleased, inside window */
 	size_t			 count;
+	/* The per-minute window: its oldest charge and its size. */
+	struct policy_charge	*rate_head;
+	size_t			 rate_count;
+};
+
+/* A webhook signing secret: webhook_secret_file or _credential. */
+struct webhook_secret {
+	enum key_source	 source;
+	int		 line;
+	char		 ref[BROKER_PATH_MAX + 1];	/* path or name */
+	struct creds_key *key;		/* set by creds_load_all() */
 };
 
 struct principal {
@@ -123,6 +134,25 @@ struct broker_config {
 	size_t		 naccounts;
 	struct principal *principals;	/* BROKER_PRINCIPALS_MAX slots */
 	size_t		 nprincipals;
+
+	/* Webhooks, polling and waiters (issue 5). */
+	char		 webhook_listen[BROKER_PATH_MAX + 1];	/* "" none */
+	int		 line_webhook_listen;
+	char		 webhook_path[BROKER_PATH_MAX + 1];
+	struct webhook_secret webhook_secrets[WEBHOOK_SECRETS_MAX];
+	size_t		 nwebhook_secrets;
+	int64_t		 webhook_tolerance_s;
+	int		 webhook_accept_legacy;
+	int64_t		 poll_min_s;
+	int64_t		 poll_max_s;
+	int		 line_poll;
+	int64_t		 agent_conns_per_uid;	/* sent in MSG_CONFIG */
+
+	/* The journal (issue 4). */
+	char		 journal_dir[BROKER_PATH_MAX + 1];
+	int64_t		 journal_segment_bytes;
+	int		 journal_retention_days;	/* 0: forever */
+	int		 journal_fsync;		/* "no": benchmarks only */
 };
 
 /*

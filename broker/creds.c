@@ -133,6 +133,48 @@ load_one(struct account *a, const char *path, uid_t owner,
 	return 0;
 }
 
+/*
+ * Webhook secrets are read like keys, into the same guarded memory; a
+ * secret must look like one (whsec_ and printable ASCII), so that a key
+ * file named by mistake is caught at start-up.
+ */
+static int
+load_webhook_secret(struct webhook_secret *ws, const char *dir, uid_t owner,
+    struct config_errors *errs)
+{
+	struct account a;
+	char path[BROKER_PATH_MAX * 2 + 2];
+
+	if (ws->source == KEY_FILE)
+		snprintf(path, sizeof(path), "%s", ws->ref);
+	else if (dir == NULL || dir[0] != '/' ||
+	    strlen(dir) > BROKER_PATH_MAX) {
+		config_error(errs, ws->line, "webhook_secret_credential %s: "
+		    "$CREDENTIALS_DIRECTORY is not set (use LoadCredential= "
+		    "in the unit)", ws->ref);
+		return -1;
+	} else
+		snprintf(path, sizeof(path), "%s/%s", dir, ws->ref);
+	/* load_one() reports against an account: lend it a stand-in. */
+	memset(&a, 0, sizeof(a));
+	snprintf(a.name, sizeof(a.name), "(webhook secret)");
+	a.source = ws->source;
+	a.key_line = ws->line;
+	if (load_one(&a, path, owner, errs) == -1)
+		return -1;
+	ws->key = a.key;
+	if (ws->key->len > WEBHOOK_SECRET_MAX ||
+	    strncmp(ws->key->secret, "whsec_", 6) != 0) {
+		config_error(errs, ws->line, "webhook secret %s: expected "
+		    "whsec_ followed by at most %d bytes", path,
+		    WEBHOOK_SECRET_MAX - 6);
+		key_free(ws->key);
+		ws->key = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int
 creds_load_all(struct broker_config *cfg, uid_t owner,
     struct config_errors *errs)
@@ -161,6 +203,10 @@ creds_load_all(struct broker_config *cfg, uid_t owner,
 		if (load_one(a, path, owner, errs) == -1)
 			rc = -1;
 	}
+	for (i = 0; i < cfg->nwebhook_secrets; i++)
+		if (load_webhook_secret(&cfg->webhook_secrets[i], dir, owner,
+		    errs) == -1)
+			rc = -1;
 	if (rc == -1)
 		creds_free_all(cfg);
 	return rc;
@@ -174,6 +220,10 @@ creds_free_all(struct broker_config *cfg)
 	for (i = 0; i < cfg->naccounts; i++) {
 		key_free(cfg->accounts[i].key);
 		cfg->accounts[i].key = NULL;
+	}
+	for (i = 0; i < cfg->nwebhook_secrets; i++) {
+		key_free(cfg->webhook_secrets[i].key);
+		cfg->webhook_secrets[i].key = NULL;
 	}
 }
 

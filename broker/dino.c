@@ -76,6 +76,7 @@
 #define DINO_USER_AGENT		"dino-broker/1"
 #define DINO_REQUEST_ID_PREFIX	"dbr_"
 #define DINO_AUTH_PREFIX	"Authorization: Bearer "
+#define DINO_AUTH_LEN		(sizeof(DINO_AUTH_PREFIX) + DINO_KEY_MAX)
 #define DINO_RESPONSE_CHUNK	4096	/* first response buffer size */
 #define DINO_BACKOFF_SHIFT_MAX	30	/* base << 30 is past any ceiling */
 
@@ -153,11 +154,21 @@ struct dino_client {
 	int		 read_retries;
 	TAILQ_HEAD(, dino_call) calls;
 	TAILQ_HEAD(, dino_sock) socks;
+	/*
+	 * Wiped guarded buffers for Authorization headers, kept for the next
+	 * call: sodium_malloc and sodium_free cost an mmap, mprotect, mlock
+	 * and munmap each, and with the resolver thread every munmap and
+	 * mprotect is a TLB shootdown on every CPU, which capped creates at
+	 * under 2000/s.
+	 */
+	char		*auth_pool[DINO_AUTH_POOL_MAX];
+	size_t		 nauth_pool;
 };
 
 static void	dino_check_multi_info(struct dino_client *);
 static int	dino_attempt_start(struct dino_call *);
 static void	dino_call_free(struct dino_call *);
+static void	auth_release(struct dino_client *, char *);
 
 /*
  * Options.
@@ -458,6 +469,8 @@ dino_client_free(struct dino_client *c)
 	curl_multi_cleanup(c->multi);
 	while ((ds = TAILQ_FIRST(&c->socks)) != NULL)
 		dino_sock_free(c, ds);
+	while (c->nauth_pool > 0)
+		sodium_free(c->auth_pool[--c->nauth_pool]);
 	event_free(c->timer);
 	free(c->base_url);
 	free(c->ca_file);
@@ -882,11 +895,33 @@ dino_call_free(struct dino_call *call)
 	if (call->retry_ev != NULL)
 		event_free(call->retry_ev);
 	TAILQ_REMOVE(&call->c->calls, call, entry);
-	sodium_free(call->auth);	/* wipes the key's copy */
+	auth_release(call->c, call->auth);
 	cJSON_free(call->body);
 	free(call->resp);
 	sodium_memzero(call, sizeof(*call));
 	free(call);
+}
+
+/* Wipes the key's copy; the guarded buffer goes back to the pool. */
+static void
+auth_release(struct dino_client *c, char *auth)
+{
+	if (auth == NULL)
+		return;
+	if (c->nauth_pool == DINO_AUTH_POOL_MAX) {
+		sodium_free(auth);	/* wipes before it unmaps */
+		return;
+	}
+	sodium_memzero(auth, DINO_AUTH_LEN);
+	c->auth_pool[c->nauth_pool++] = auth;
+}
+
+static char *
+auth_get(struct dino_client *c)
+{
+	if (c->nauth_pool > 0)
+		return c->auth_pool[--c->nauth_pool];
+	return sodium_malloc(DINO_AUTH_LEN);
 }
 
 /*
@@ -897,14 +932,12 @@ dino_call_free(struct dino_call *call)
 static int
 dino_call_auth(struct dino_call *call, const struct dino_key *key)
 {
-	size_t n = sizeof(DINO_AUTH_PREFIX) + DINO_KEY_MAX;
-
 	if (key == NULL || key->secret == NULL || key->len == 0 ||
 	    key->len > DINO_KEY_MAX ||
 	    strnlen(key->secret, key->len + 1) != key->len ||
 	    !printable_ascii(key->secret, key->len))
 		return -1;
-	if ((call->auth = sodium_malloc(n)) == NULL)
+	if ((call->auth = auth_get(call->c)) == NULL)
 		return -1;
 	memcpy(call->auth, DINO_AUTH_PREFIX, sizeof(DINO_AUTH_PREFIX) - 1);
 	memcpy(call->auth + sizeof(DINO_AUTH_PREFIX) - 1, key->secret,

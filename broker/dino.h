@@ -120,6 +120,15 @@ void	dino_cancel(struct dino_call *call);
  */
 int	dino_parse_spend(const char *body, size_t len, struct spend_obj *out,
 	    const char **why);
+/* A webhook event (dino-api.md Part A); has_spend for spend_request.*. */
+struct dino_event {
+	char		 id[WEBHOOK_EVENT_ID_MAX + 1];
+	char		 type[WEBHOOK_EVENT_TYPE_MAX + 1];
+	int		 has_spend;
+	struct spend_obj spend;
+};
+int	dino_parse_event(const char *body, size_t len, struct dino_event *out,
+	    const char **why);
 int	dino_parse_balance(const char *body, size_t len,
 	    struct msg_balance *out, const char **why);
 int	dino_parse_error(const char *body, size_t len, long http_status,

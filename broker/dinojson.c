@@ -184,26 +184,80 @@ spend_remaining(const cJSON *root, struct spend_obj *out, const char **why)
 	return 0;
 }
 
+/* A spend object, from the root of a body or from a webhook's data. */
+static int
+parse_spend_obj(const cJSON *obj, struct spend_obj *out, const char **why)
+{
+	size_t i;
+
+	if (!cJSON_IsObject(obj)) {
+		*why = "the spend is not a JSON object";
+		return -1;
+	}
+	for (i = 0; i < nitems(spend_strings); i++)
+		if (copy_string(obj, &spend_strings[i], out, why) == -1)
+			return -1;
+	if (json_get_int(member(obj, "amount_cents"), AMOUNT_CENTS_MIN,
+	    AMOUNT_CENTS_MAX, &out->amount_cents, why) == -1)
+		return -1;
+	if (spend_remaining(obj, out, why) == -1 ||
+	    spend_check_fields(out, why) == -1)
+		return -1;
+	return 0;
+}
+
 int
 dino_parse_spend(const char *body, size_t len, struct spend_obj *out,
     const char **why)
 {
 	cJSON *root;
-	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((root = dino_parse_root(body, len, why)) == NULL)
+		return -1;
+	rc = parse_spend_obj(root, out, why);
+	cJSON_Delete(root);
+	if (rc == -1)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+/*
+ * A webhook event: {"id","type","occurred_at","request_id","data":{"spend":
+ * {...}}}.  The spend is read only for spend_request.* events; any other
+ * type is returned with has_spend 0, for the caller to acknowledge.
+ */
+int
+dino_parse_event(const char *body, size_t len, struct dino_event *out,
+    const char **why)
+{
+	static const struct str_field id = { "id",
+	    offsetof(struct dino_event, id), sizeof(out->id), 1, 1, F_ASCII };
+	static const struct str_field type = { "type",
+	    offsetof(struct dino_event, type), sizeof(out->type), 1, 1,
+	    F_ASCII };
+	const cJSON *data;
+	cJSON *root;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	if ((root = dino_parse_root(body, len, why)) == NULL)
 		return -1;
-	for (i = 0; i < nitems(spend_strings); i++)
-		if (copy_string(root, &spend_strings[i], out, why) == -1)
+	if (copy_string(root, &id, out, why) == -1 ||
+	    copy_string(root, &type, out, why) == -1)
+		goto done;
+	if (strncmp(out->type, "spend_request.", 14) == 0) {
+		if ((data = member(root, "data")) == NULL ||
+		    !cJSON_IsObject(data)) {
+			*why = "data is missing or not an object";
 			goto done;
-	if (json_get_int(member(root, "amount_cents"), AMOUNT_CENTS_MIN,
-	    AMOUNT_CENTS_MAX, &out->amount_cents, why) == -1)
-		goto done;
-	if (spend_remaining(root, out, why) == -1 ||
-	    spend_check_fields(out, why) == -1)
-		goto done;
+		}
+		if (parse_spend_obj(member(data, "spend"), &out->spend,
+		    why) == -1)
+			goto done;
+		out->has_spend = 1;
+	}
 	rc = 0;
 done:
 	cJSON_Delete(root);

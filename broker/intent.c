@@ -9,6 +9,8 @@
 #include <sodium.h>
 
 #include "intent.h"
+#include "jrec.h"
+#include "journal.h"
 #include "log.h"
 #include "spend.h"
 #include "util.h"
@@ -195,6 +197,7 @@ intent_add(struct intent_table *t, const char *derived, const char *agent_key,
 	in->table = t;
 	in->owner_uid = owner;
 	in->principal = pr;
+	in->account = pr->account;
 	snprintf(in->agent, sizeof(in->agent), "%s", req->caller.agent);
 	in->amount_cents = req->amount_cents;
 	snprintf(in->currency, sizeof(in->currency), "%s", req->currency);
@@ -224,10 +227,20 @@ intent_remove(struct intent_table *t, struct intent *in)
 }
 
 int
-intent_record_durable(struct intent *in)
+intent_record_durable(struct journal *j, struct intent *in,
+    void (*done)(int, uint64_t, void *), void *arg)
 {
-	/* Issue 4: append the intent record to the journal and fsync. */
-	return 0;
+	if (j == NULL) {
+		done(1, 0, arg);
+		return 0;
+	}
+	return journal_append(j, JREC_INTENT, jrec_intent(in), done, arg);
+}
+
+struct intent *
+intent_by_key(struct intent_table *t, const char *derived)
+{
+	return find_key(t, derived);
 }
 
 /* How far along a status is: a spend never moves backwards. */
@@ -261,6 +274,9 @@ void
 intent_set_spend(struct intent_table *t, struct intent *in,
     const struct spend_obj *s)
 {
+	char from[STATUS_MAX + 1];
+	int changed, was_answered;
+
 	if (in->state == INTENT_ANSWERED &&
 	    status_rank(s->status) < status_rank(in->spend.status))
 		return;
@@ -275,6 +291,10 @@ intent_set_spend(struct intent_table *t, struct intent *in,
 		log_warnx("event=spend_id_changed id=%s", in->spend.id);
 		return;
 	}
+	changed = in->state != INTENT_ANSWERED ||
+	    strcmp(in->spend.status, s->status) != 0;
+	was_answered = in->state == INTENT_ANSWERED;
+	snprintf(from, sizeof(from), "%s", in->spend.status);
 	in->spend = *s;
 	/* The agent's own key, so that it can retry with it. */
 	snprintf(in->spend.idempotency_key, sizeof(in->spend.idempotency_key),
@@ -284,6 +304,12 @@ intent_set_spend(struct intent_table *t, struct intent *in,
 	if (strcmp(s->status, "declined") == 0 ||
 	    strcmp(s->status, "cancelled") == 0)
 		policy_charge_release(&in->charge);
+	/* A change after the create's answer (the outcome record's job). */
+	if (changed && was_answered && t->journal != NULL)
+		(void)journal_append(t->journal, JREC_STATUS,
+		    jrec_status(in, from), NULL, NULL);
+	if (changed && t->on_status != NULL)
+		t->on_status(in, t->on_status_arg);
 }
 
 void

@@ -32,6 +32,7 @@ enum intent_state {
 
 struct request;
 struct dino_call;
+struct journal;
 
 struct intent {
 	LIST_ENTRY(intent)	 by_key;
@@ -44,6 +45,8 @@ struct intent {
 	char			 agent_key[IDEMPOTENCY_KEY_MAX + 1];
 	uid_t			 owner_uid;
 	struct principal	*principal;
+	struct account		*account;	/* the key it was sent with */
+	uint64_t		 jseq;		/* its journal record, 0 unknown */
 	char			 agent[AGENT_LABEL_MAX + 1];
 
 	/* The canonical request. */
@@ -75,6 +78,12 @@ struct intent_table {
 	size_t			 max;		/* BROKER_INTENTS_MAX; tests lower it */
 	unsigned char		 hkey[16];	/* SipHash key, random per run */
 	void			*owner;		/* the broker, for callbacks */
+	/* Runs after intent_set_spend() changed a spend's status (issue 5:
+	   waiters and polling); may be NULL. */
+	void			(*on_status)(struct intent *, void *);
+	void			*on_status_arg;
+	/* Status changes are journaled here; NULL during replay. */
+	struct journal		*journal;
 };
 
 /* The derived key described above, into out[BROKER_IDEM_KEY_LEN + 1]. */
@@ -109,12 +118,17 @@ void	intent_remove(struct intent_table *t, struct intent *in);
 
 /*
  * The durability point: "record the intent durably before the first byte
- * goes to Dino".  Issue 4's journal writes and fsyncs here (group commit);
- * until then intents live in memory and this always succeeds.  Returns 0,
- * or -1 when the intent could not be recorded (the spend must then be
- * refused, never sent).
+ * goes to Dino".  Appends the intent record to the journal; done(ok, seq,
+ * arg) runs after the batch holding it was written and fdatasynced (ok 1,
+ * and only then may the create be sent) or failed (ok 0: the spend must be
+ * refused, never sent).  Many intents share one fdatasync (group commit).
+ * Returns -1 (done never runs) when the journal cannot take the record.
+ * Without a journal (unit tests of the dispatcher only) done runs at once.
  */
-int	intent_record_durable(struct intent *in);
+int	intent_record_durable(struct journal *j, struct intent *in,
+	    void (*done)(int ok, uint64_t seq, void *arg), void *arg);
+/* The intent under a derived key, or NULL. */
+struct intent *intent_by_key(struct intent_table *t, const char *derived);
 
 /* Records Dino's spend object, moving the status forward only. */
 void	intent_set_spend(struct intent_table *t, struct intent *in,

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <sys/types.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
@@ -29,9 +30,13 @@
 #include "creds.h"
 #include "dino.h"
 #include "intent.h"
+#include "jrec.h"
+#include "journal.h"
 #include "log.h"
+#include "poll.h"
 #include "sandbox.h"
 #include "util.h"
+#include "webhook.h"
 
 struct options {
 	const char	*config;
@@ -39,13 +44,16 @@ struct options {
 	int		 no_seccomp;
 	int		 debug_trap;
 	int		 verbose;
+	int		 recover;
+	const char	*verify_journal;
 };
 
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: dino-broker -f CONFIG [-n] [-v] "
-	    "[--debug-seccomp-trap] [--no-seccomp]\n");
+	fprintf(stderr, "usage: dino-broker -f CONFIG [-n] [-v] [--recover] "
+	    "[--debug-seccomp-trap] [--no-seccomp]\n"
+	    "       dino-broker --verify-journal DIR\n");
 	exit(2);
 }
 
@@ -55,6 +63,8 @@ parse_args(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "no-seccomp", no_argument, NULL, 'S' },
 		{ "debug-seccomp-trap", no_argument, NULL, 'T' },
+		{ "recover", no_argument, NULL, 'R' },
+		{ "verify-journal", required_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -77,11 +87,18 @@ parse_args(int argc, char **argv, struct options *o)
 		case 'T':
 			o->debug_trap = 1;
 			break;
+		case 'R':
+			o->recover = 1;
+			break;
+		case 'J':
+			o->verify_journal = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (optind != argc || o->config == NULL)
+	if (optind != argc || (o->config == NULL) == (o->verify_journal ==
+	    NULL))
 		usage();
 }
 
@@ -220,9 +237,9 @@ signals_start(struct broker *b, struct event **ev)
 			fatalx("evsignal_new");
 }
 
-/* Binds the IPC socket and drops root, in that order. */
+/* Binds the IPC socket and the webhook listener, then drops root. */
 static void
-listen_and_drop(struct broker *b, int as_root)
+listen_and_drop(struct broker *b, int as_root, int *webhook_fd)
 {
 	struct confine_user u;
 	char err[256];
@@ -230,6 +247,10 @@ listen_and_drop(struct broker *b, int as_root)
 	if ((b->listen_fd = broker_listen(b->cfg, as_root, err,
 	    sizeof(err))) == -1)
 		fatalx("%s", err);
+	*webhook_fd = -1;
+	if (b->cfg->webhook_listen[0] != '\0' &&
+	    (*webhook_fd = webhook_bind(b->cfg, err, sizeof(err))) == -1)
+		fatalx("webhook_listen: %s", err);
 	if (!as_root)
 		return;
 	if (confine_lookup_user(b->cfg->user, &u, err, sizeof(err)) == -1)
@@ -239,8 +260,17 @@ listen_and_drop(struct broker *b, int as_root)
 	    (unsigned long)u.uid);
 }
 
+/* The webhook socket's path, for a clean stop to remove; else NULL. */
+static const char *
+webhook_path(const struct broker_config *cfg)
+{
+	if (strncmp(cfg->webhook_listen, "unix:", 5) != 0)
+		return NULL;
+	return cfg->webhook_listen + 5;
+}
+
 static void
-confine(struct broker *b, const struct options *o)
+confine(struct broker *b, const struct options *o, int webhook_fd)
 {
 	if (o->no_seccomp) {
 		log_warnx("event=seccomp_disabled reason=\"--no-seccomp: for "
@@ -248,7 +278,8 @@ confine(struct broker *b, const struct options *o)
 		    "this\"");
 		return;
 	}
-	broker_sandbox(b->listen_fd, b->cfg->ipc_socket, o->debug_trap);
+	broker_sandbox(b->listen_fd, webhook_fd, b->cfg->ipc_socket,
+	    webhook_path(b->cfg), o->debug_trap);
 }
 
 static void
@@ -258,6 +289,10 @@ shutdown_all(struct broker *b, struct event **sigev, size_t nsig)
 
 	log_info("event=stopped open_intents=%zu", b->intents->n);
 	broker_stop(b);
+	/* Before the client: a last batch may still start Dino calls. */
+	jrec_close(b, b->intents->n);
+	webhook_free(b->webhook);
+	poll_free(b->poller);
 	/* The client goes first: no callback may reach a freed intent. */
 	dino_client_free(b->dino);
 	intent_table_free(b->intents);
@@ -268,6 +303,8 @@ shutdown_all(struct broker *b, struct event **sigev, size_t nsig)
 	/* The directory may not be writable by the broker's user. */
 	if (unlink(b->cfg->ipc_socket) == -1)
 		log_debug("event=socket_left path=%s", b->cfg->ipc_socket);
+	if (webhook_path(b->cfg) != NULL && unlink(webhook_path(b->cfg)) == -1)
+		log_debug("event=socket_left path=%s", webhook_path(b->cfg));
 	config_free(b->cfg);
 	event_base_free(b->base);
 	curl_global_cleanup();
@@ -279,10 +316,16 @@ main(int argc, char **argv)
 	struct options o;
 	struct broker b;
 	struct event *sigev[3];
-	int as_root;
+	int as_root, webhook_fd;
 
 	parse_args(argc, argv, &o);
 	log_init("dino-broker", o.verbose ? LOG_DEBUG : LOG_INFO);
+	/* Offline, for auditors: no config, no keys, nothing written. */
+	if (o.verify_journal != NULL) {
+		if (sodium_init() < 0)
+			fatalx("sodium_init failed");
+		return journal_verify_main(o.verify_journal);
+	}
 	/* Before any secret exists in this process. */
 	confine_no_dump();
 	if (sodium_init() < 0)
@@ -303,19 +346,38 @@ main(int argc, char **argv)
 	if ((b.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	b.intents = intent_table_new();
-	listen_and_drop(&b, as_root);
+	listen_and_drop(&b, as_root, &webhook_fd);
 	b.peer_uid = frontend_uid(b.cfg, geteuid());
+	/* Before the replay, which rebuilds its set of seen event ids. */
+	if (webhook_fd != -1)
+		b.webhook = webhook_new(b.base, b.cfg, b.intents, webhook_fd);
+	/* As the broker's user, so that it owns what it writes. */
+	jrec_open(&b, o.config, o.recover);
+	webhook_set_journal(b.webhook, b.journal);
+	broker_sandbox_journal(journal_dirfd(b.journal));
 	b.dino = dino_start(b.base, b.cfg);
+	b.poller = poll_new(b.base, b.cfg, b.dino, b.intents);
 	warm_resolver(b.cfg->dino_url);
 	/* gmtime_r() reads /etc/localtime once: let it happen now. */
 	tzset();
 	signals_start(&b, sigev);
 	broker_start(&b);
-	confine(&b, &o);
+	/* The journal's replay (issue 4) has filled the table by now. */
+	poll_resume_all(b.poller);
+	confine(&b, &o, webhook_fd);
+	/* After the filter: the writer thread must inherit it. */
+	if (journal_start_writer(b.journal) == -1)
+		log_warnx("event=journal_writer_failed errno=\"%s\" "
+		    "note=\"batches are synced on the loop\"", strerror(errno));
+	broker_resume(&b);
 	log_info("event=started instance_id=%s ipc_socket=%s frontend_uid=%lu "
-	    "accounts=%zu principals=%zu paused=%s", b.cfg->instance_id,
+	    "accounts=%zu principals=%zu paused=%s webhook_listen=%s "
+	    "webhook_secrets=%zu poll_s=%lld-%lld", b.cfg->instance_id,
 	    b.cfg->ipc_socket, (unsigned long)b.peer_uid, b.cfg->naccounts,
-	    b.cfg->nprincipals, b.cfg->paused ? "yes" : "no");
+	    b.cfg->nprincipals, b.cfg->paused ? "yes" : "no",
+	    b.cfg->webhook_listen[0] != '\0' ? b.cfg->webhook_listen : "-",
+	    b.cfg->nwebhook_secrets, (long long)b.cfg->poll_min_s,
+	    (long long)b.cfg->poll_max_s);
 	if (event_base_dispatch(b.base) == -1)
 		fatalx("event_base_dispatch failed");
 	shutdown_all(&b, sigev, nitems(sigev));

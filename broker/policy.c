@@ -86,19 +86,24 @@ refuse(struct msg_error *err, uint32_t status, const char *code,
 	return -1;
 }
 
-/* Spends counted in the last minute, released ones included. */
+/*
+ * Spends counted in the last minute, released ones included.  The window
+ * only moves forward, so each charge leaves it once: a check costs what
+ * expired since the last one, not the size of the window.
+ */
 static int64_t
-recent_count(const struct principal *pr, int64_t now_ms)
+recent_count(struct principal *pr, int64_t now_ms)
 {
-	const struct policy_charge *c;
-	int64_t n = 0;
+	struct policy_usage *u = &pr->usage;
+	struct policy_charge *c;
 
-	for (c = pr->usage.tail; c != NULL; c = c->prev) {
-		if (c->at_ms <= now_ms - BROKER_RATE_WINDOW_MS)
-			break;
-		n++;
+	while ((c = u->rate_head) != NULL &&
+	    c->at_ms <= now_ms - BROKER_RATE_WINDOW_MS) {
+		c->in_rate = 0;
+		u->rate_count--;
+		u->rate_head = c->next;
 	}
-	return n;
+	return (int64_t)u->rate_count;
 }
 
 int
@@ -156,6 +161,10 @@ policy_charge_add(struct principal *pr, struct policy_charge *c,
 	u->tail = c;
 	u->held_cents += amount_cents;
 	u->count++;
+	c->in_rate = 1;
+	if (u->rate_head == NULL)
+		u->rate_head = c;
+	u->rate_count++;
 }
 
 void
@@ -175,6 +184,12 @@ policy_charge_unlink(struct policy_charge *c)
 	if (u == NULL)
 		return;
 	policy_charge_release(c);
+	if (c->in_rate) {
+		if (u->rate_head == c)
+			u->rate_head = c->next;
+		u->rate_count--;
+		c->in_rate = 0;
+	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else

@@ -25,6 +25,7 @@ struct policy_charge {
 	int64_t			 at_ms;
 	int64_t			 amount_cents;
 	int			 released;
+	int			 in_rate;	/* inside the per-minute window */
 };
 
 /*

@@ -23,8 +23,23 @@
  * - socket is pinned to AF_INET and AF_INET6 (Dino), AF_UNIX (the
  *   resolver's wake-up pair, nscd) and AF_NETLINK (getaddrinfo's
  *   interface check).  No bind, no listen.
- * - unlink is allowed for one pointer only, the IPC socket's path, so that
- *   a clean stop may remove it.
+ * - unlink is allowed for two pointers only, the IPC socket's path and the
+ *   webhook socket's, so that a clean stop may remove them.
+ * - accept4 is pinned to the two listeners, the IPC socket and the
+ *   webhook receiver's (issue 5), with only the NONBLOCK and CLOEXEC
+ *   flags.
+ *
+ * - The journal (issue 4) is the one place the broker writes files, and
+ *   every rule for it is pinned to the journal directory's descriptor:
+ *   openat with exactly the segment flags (create, append) or the head
+ *   file's (create, truncate), renameat within the directory (the head
+ *   file's atomic replacement), unlinkat without flags (retention).  The
+ *   names are not visible to seccomp (pointers), but openat/renameat
+ *   resolve relative to that descriptor and the writer only ever passes
+ *   plain names, with O_NOFOLLOW.  fsync and fdatasync are allowed on any
+ *   descriptor (they only flush), and so is ftruncate: the segment's
+ *   descriptor changes at every rotation, and the broker holds no other
+ *   writable file.
  *
  * The set was found with strace -f on the integration tests and checked
  * under --debug-seccomp-trap.
@@ -46,6 +61,7 @@
 #include <seccomp.h>
 
 #include "confine.h"
+#include "journal.h"
 #include "log.h"
 #include "sandbox.h"
 #include "util.h"
@@ -112,7 +128,18 @@ rule(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned n,
 }
 
 static void
-socket_rules(scmp_filter_ctx ctx, int listen_fd)
+accept_rule(scmp_filter_ctx ctx, int fd)
+{
+	struct scmp_arg_cmp a[2];
+
+	a[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd);
+	a[1] = SCMP_A3(SCMP_CMP_MASKED_EQ, ~(scmp_datum_t)(SOCK_NONBLOCK |
+	    SOCK_CLOEXEC), 0);
+	rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(accept4), 2, a);
+}
+
+static void
+socket_rules(scmp_filter_ctx ctx, int listen_fd, int webhook_fd)
 {
 	static const int domains[] = { AF_INET, AF_INET6, AF_UNIX };
 	struct scmp_arg_cmp a[2];
@@ -126,15 +153,14 @@ socket_rules(scmp_filter_ctx ctx, int listen_fd)
 	a[0] = SCMP_A0(SCMP_CMP_EQ, AF_NETLINK);
 	a[1] = SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE);
 	rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, a);
-	/* Accepting frontends: only on the IPC listener. */
-	a[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)listen_fd);
-	a[1] = SCMP_A3(SCMP_CMP_MASKED_EQ, ~(scmp_datum_t)(SOCK_NONBLOCK |
-	    SOCK_CLOEXEC), 0);
-	rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(accept4), 2, a);
+	/* Accepting: frontends on the IPC listener, Dino on the webhook's. */
+	accept_rule(ctx, listen_fd);
+	if (webhook_fd != -1)
+		accept_rule(ctx, webhook_fd);
 }
 
 static void
-misc_rules(scmp_filter_ctx ctx, const char *ipc_path)
+misc_rules(scmp_filter_ctx ctx, const char *ipc_path, const char *wh_path)
 {
 	static const int fcntl_cmds[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD };
 	static const unsigned long ioctls[] = { FIONREAD, FIONBIO };
@@ -159,6 +185,42 @@ misc_rules(scmp_filter_ctx ctx, const char *ipc_path)
 	rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL);
 	a[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(uintptr_t)ipc_path);
 	rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlink), 1, a);
+	if (wh_path != NULL) {
+		a[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(uintptr_t)wh_path);
+		rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlink), 1, a);
+	}
+}
+
+static int sandbox_journal_fd = -1;
+
+void
+broker_sandbox_journal(int dirfd)
+{
+	sandbox_journal_fd = dirfd;
+}
+
+static void
+journal_rules(scmp_filter_ctx ctx, int dirfd)
+{
+	static const int flags[] = { JOURNAL_SEG_OPEN_FLAGS,
+	    JOURNAL_HEAD_OPEN_FLAGS };
+	struct scmp_arg_cmp a[3];
+	size_t i;
+
+	rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fsync), 0, NULL);
+	rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fdatasync), 0, NULL);
+	rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ftruncate), 0, NULL);
+	a[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)dirfd);
+	for (i = 0; i < nitems(flags); i++) {
+		a[1] = SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)flags[i]);
+		rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 2, a);
+	}
+	a[1] = SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)dirfd);
+	rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(renameat), 2, a);
+	a[2] = SCMP_A4(SCMP_CMP_EQ, 0);
+	rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(renameat2), 3, a);
+	a[1] = SCMP_A2(SCMP_CMP_EQ, 0);
+	rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 2, a);
 }
 
 /*
@@ -200,7 +262,8 @@ trap_install(void)
 }
 
 void
-broker_sandbox(int listen_fd, const char *ipc_path, int debug_trap)
+broker_sandbox(int listen_fd, int webhook_fd, const char *ipc_path,
+    const char *webhook_path, int debug_trap)
 {
 	confine_ctx ctx;
 
@@ -210,8 +273,10 @@ broker_sandbox(int listen_fd, const char *ipc_path, int debug_trap)
 	}
 	ctx = confine_begin(debug_trap ? CONFINE_TRAP_DEBUG : CONFINE_KILL,
 	    broker_syscalls, nitems(broker_syscalls));
-	socket_rules(ctx, listen_fd);
-	misc_rules(ctx, ipc_path);
+	socket_rules(ctx, listen_fd, webhook_fd);
+	misc_rules(ctx, ipc_path, webhook_path);
+	if (sandbox_journal_fd != -1)
+		journal_rules(ctx, sandbox_journal_fd);
 	confine_load(ctx);
 	log_info("event=confined seccomp=%s", debug_trap ? "trap" : "kill");
 }

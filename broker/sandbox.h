@@ -8,9 +8,17 @@
 /*
  * Loads the broker's seccomp filter: KILL_PROCESS by default, or a SIGSYS
  * trap that names the syscall when debug_trap is set.  listen_fd is the
- * IPC listener (the only socket accept4 may use); ipc_path is the pointer
+ * IPC listener and webhook_fd the webhook listener or -1 (the only sockets
+ * accept4 may use); ipc_path and webhook_path (or NULL) are the pointers
  * unlink may be called with at a clean stop.  Fatal on failure.
  */
-void	broker_sandbox(int listen_fd, const char *ipc_path, int debug_trap);
+void	broker_sandbox(int listen_fd, int webhook_fd, const char *ipc_path,
+	    const char *webhook_path, int debug_trap);
+/*
+ * Before broker_sandbox(): the journal directory's descriptor, the only
+ * place the filter lets the broker create, rename, truncate or remove
+ * files (see journal_rules() in sandbox.c).
+ */
+void	broker_sandbox_journal(int dirfd);
 
 #endif

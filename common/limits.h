@@ -149,6 +149,7 @@
 #define FRONTEND_WAITERS_MAX	16384	/* wait_spend requests held at once */
 #define FRONTEND_WAIT_DEFAULT_S	30	/* wait_spend without timeout_s */
 #define FRONTEND_WATCH_BUCKETS	16384	/* hash buckets, power of two */
+#define FRONTEND_WAKE_BATCH	256	/* answers per loop turn on a decision */
 
 /* dino-sandbox. */
 #define SANDBOX_BODY_MAX	(64 * 1024)	/* request body, bytes */

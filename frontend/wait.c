@@ -10,7 +10,8 @@
  *
  * Waiters are grouped per spend id in a hash table (a watch), which also
  * keeps the answer for a timeout rendered once, so 10,000 agents waiting
- * on one spend cost one copy of it.  Deadlines need no timer each: the
+ * on one spend cost one copy of it; a decision is rendered once too, and
+ * answered in batches (wake_run).  Deadlines need no timer each: the
  * waiters with the same timeout_s join one FIFO in arrival order, so each
  * FIFO is sorted by deadline, and one timer is armed at the earliest head
  * among the FRONTEND_WAIT_MAX_S + 1 of them.
@@ -46,9 +47,17 @@ struct fe_watch {
 	LIST_HEAD(, fe_waiter)	 waiters;
 };
 
+/* A decision being delivered: one body shared by every waiter it wakes. */
+struct fe_wake {
+	char			*body;
+	int			 status;
+	unsigned		 refs;
+};
+
 struct fe_waiter {
 	struct fe_call		 call;		/* the held agent request */
-	struct fe_watch		*w;
+	struct fe_watch		*w;		/* NULL once woken */
+	struct fe_wake		*wake;		/* set: on the wake queue */
 	LIST_ENTRY(fe_waiter)	 by_watch;
 	TAILQ_ENTRY(fe_waiter)	 by_deadline;
 	int64_t			 deadline_ms;	/* monotonic */
@@ -59,6 +68,8 @@ TAILQ_HEAD(fe_waitq, fe_waiter);
 struct fe_wait {
 	LIST_HEAD(, fe_watch)	 buckets[FRONTEND_WATCH_BUCKETS];
 	struct fe_waitq		 queues[FRONTEND_WAIT_MAX_S + 1];
+	struct fe_waitq		 wakeq;		/* woken, not yet answered */
+	struct event		*wake_ev;
 	struct event		*timer;
 	int64_t			 armed_ms;	/* 0: not armed */
 	unsigned		 nwaiters;
@@ -66,6 +77,7 @@ struct fe_wait {
 };
 
 static void	wait_timer(evutil_socket_t, short, void *);
+static void	wake_cb(evutil_socket_t, short, void *);
 
 /*
  * The table.
@@ -85,7 +97,11 @@ wait_table(struct frontend *fe)
 		LIST_INIT(&t->buckets[i]);
 	for (i = 0; i <= FRONTEND_WAIT_MAX_S; i++)
 		TAILQ_INIT(&t->queues[i]);
-	if ((t->timer = evtimer_new(fe->base, wait_timer, fe)) == NULL) {
+	TAILQ_INIT(&t->wakeq);
+	if ((t->timer = evtimer_new(fe->base, wait_timer, fe)) == NULL ||
+	    (t->wake_ev = evtimer_new(fe->base, wake_cb, fe)) == NULL) {
+		if (t->timer != NULL)
+			event_free(t->timer);
 		free(t);
 		return NULL;
 	}
@@ -167,18 +183,35 @@ watch_free(struct fe_wait *t, struct fe_watch *w)
 	t->nwatches--;
 }
 
-/* Unlinks a waiter (answered or gone) and frees it, and its watch if last. */
+static void
+wake_put(struct fe_wake *wk)
+{
+	if (--wk->refs > 0)
+		return;
+	cJSON_free(wk->body);
+	free(wk);
+}
+
+/*
+ * Unlinks a waiter (answered or gone) and frees it, and its watch if it
+ * was the last there, or its share of a decision if it was woken.
+ */
 static void
 waiter_free(struct fe_wait *t, struct fe_waiter *wt)
 {
 	struct fe_watch *w = wt->w;
 
 	frontend_call_detach(&wt->call);
-	LIST_REMOVE(wt, by_watch);
-	TAILQ_REMOVE(&t->queues[wt->timeout_s], wt, by_deadline);
+	if (wt->wake != NULL) {
+		TAILQ_REMOVE(&t->wakeq, wt, by_deadline);
+		wake_put(wt->wake);
+	} else {
+		LIST_REMOVE(wt, by_watch);
+		TAILQ_REMOVE(&t->queues[wt->timeout_s], wt, by_deadline);
+	}
 	t->nwaiters--;
 	free(wt);
-	if (LIST_EMPTY(&w->waiters))
+	if (w != NULL && LIST_EMPTY(&w->waiters))
 		watch_free(t, w);
 }
 
@@ -393,8 +426,40 @@ fe_wait_answer(struct fe_call *c, const struct msg_spend *sp)
 }
 
 /*
- * A pushed status change: a decision answers every waiter of the spend
- * with one rendered body; anything else refreshes the timeout answer.
+ * Answers woken waiters, FRONTEND_WAKE_BATCH at a time: between batches
+ * the loop turns, so the answers already made are written (and their
+ * buffers freed) while the rest wait their turn, instead of thousands of
+ * replies piling up in memory before the first byte leaves.
+ */
+static void
+wake_run(struct fe_wait *t)
+{
+	static const struct timeval next_turn = { 0, 0 };
+	struct fe_waiter *wt;
+	int i;
+
+	for (i = 0; i < FRONTEND_WAKE_BATCH &&
+	    (wt = TAILQ_FIRST(&t->wakeq)) != NULL; i++) {
+		fe_call_reply(&wt->call, wt->wake->status, wt->wake->body);
+		waiter_free(t, wt);
+	}
+	if (!TAILQ_EMPTY(&t->wakeq) &&
+	    evtimer_add(t->wake_ev, &next_turn) == -1)
+		fatalx("%s: evtimer_add", __func__);
+}
+
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct frontend *fe = arg;
+
+	wake_run(fe->wait);
+}
+
+/*
+ * A pushed status change: a decision moves every waiter of the spend to
+ * the wake queue with one rendered body; anything else refreshes the
+ * timeout answer.
  */
 void
 fe_wait_update(struct frontend *fe, const struct msg_spend *sp)
@@ -402,9 +467,8 @@ fe_wait_update(struct frontend *fe, const struct msg_spend *sp)
 	struct fe_wait *t = fe->wait;
 	struct fe_waiter *wt;
 	struct fe_watch *w;
-	char *body;
-	int status, last;
-	unsigned n;
+	struct fe_wake *wk;
+	unsigned n = 0;
 
 	if (t == NULL || (w = watch_find(t, sp->spend.id)) == NULL)
 		return;
@@ -412,20 +476,25 @@ fe_wait_update(struct frontend *fe, const struct msg_spend *sp)
 		(void)watch_render(w, sp);
 		return;
 	}
-	if ((body = fe_render_spend(sp, &status)) == NULL) {
+	if ((wk = calloc(1, sizeof(*wk))) == NULL ||
+	    (wk->body = fe_render_spend(sp, &wk->status)) == NULL) {
+		free(wk);
 		log_warnx("event=wait_render_failed id=%s", w->id);
 		return;
 	}
-	/* The last waiter_free() frees w: never touch w after it. */
-	for (n = 0, last = 0; !last; n++) {
-		wt = LIST_FIRST(&w->waiters);
-		last = LIST_NEXT(wt, by_watch) == NULL;
-		fe_call_reply(&wt->call, status, body);
-		waiter_free(t, wt);
+	while ((wt = LIST_FIRST(&w->waiters)) != NULL) {
+		LIST_REMOVE(wt, by_watch);
+		TAILQ_REMOVE(&t->queues[wt->timeout_s], wt, by_deadline);
+		wt->w = NULL;
+		wt->wake = wk;
+		wk->refs++;
+		TAILQ_INSERT_TAIL(&t->wakeq, wt, by_deadline);
+		n++;
 	}
-	cJSON_free(body);
+	watch_free(t, w);
 	log_info("event=wait_woken id=%s status=%s waiters=%u", sp->spend.id,
 	    sp->spend.status, n);
+	wake_run(t);
 }
 
 /* The agent's connection closed while its request was held. */
@@ -449,6 +518,12 @@ fe_wait_lost(struct frontend *fe)
 
 	if (t == NULL)
 		return;
+	/* The decisions already known are still delivered. */
+	while ((wt = TAILQ_FIRST(&t->wakeq)) != NULL) {
+		fe_call_reply(&wt->call, wt->wake->status, wt->wake->body);
+		waiter_free(t, wt);
+	}
+	evtimer_del(t->wake_ev);
 	for (i = 0; i <= FRONTEND_WAIT_MAX_S; i++)
 		while ((wt = TAILQ_FIRST(&t->queues[i])) != NULL) {
 			fe_call_error(&wt->call, 503, "broker_unavailable",

@@ -167,7 +167,8 @@ class Stack:
     def __init__(self, seed=None, principal_extra="", config_extra="",
                  blocks_extra="", key=None, webhook_secret=None,
                  sandbox_args=(), webhooks=False, poll=None,
-                 webhook_extra="", journal_dir=None, broker_args=()):
+                 webhook_extra="", journal_dir=None, broker_args=(),
+                 log_level="debug", daily_cap=5000000, spm=1000):
         """webhooks: the broker receives the sandbox's signed webhooks on
         a UNIX socket (webhook_sock), with webhook_secret (a fresh one by
         default); poll: (poll_min_s, poll_max_s) for fallback polling."""
@@ -178,11 +179,15 @@ class Stack:
         self.webhook_secret = webhook_secret
         self.poll = poll
         self.webhook_extra = webhook_extra
+        # webhooks="tcp": the receiver on a loopback port instead.
+        self.webhook_port = free_port() if webhooks == "tcp" else None
         # The broker's journal: a private directory unless one is given
         # (a small tmpfs, for disk-full tests); broker_args are added to
         # its command line at every start (e.g. --recover).
         self.journal_dir = journal_dir
         self.broker_args = list(broker_args)
+        self.log_level = log_level
+        self.daily_cap, self.spm = daily_cap, spm
         self.seed = seed or default_seed(self.key)
         self.principal_extra = principal_extra
         self.config_extra = config_extra
@@ -210,10 +215,14 @@ class Stack:
         self.ipc_sock = os.path.join(self.dir, "ipc.sock")
         self.webhook_sock = os.path.join(self.dir, "webhook.sock")
         if self.webhooks:
-            self.seed.setdefault("webhooks", []).append({
-                "url": "http://localhost/webhooks/dino",
-                "unix_socket": self.webhook_sock,
-                "secret": self.webhook_secret, "events": []})
+            hook = {"url": "http://localhost/webhooks/dino",
+                    "unix_socket": self.webhook_sock,
+                    "secret": self.webhook_secret, "events": []}
+            if self.webhook_port:
+                hook["url"] = "http://127.0.0.1:%d/webhooks/dino" % \
+                    self.webhook_port
+                del hook["unix_socket"]
+            self.seed.setdefault("webhooks", []).append(hook)
         self.start_sandbox()
         self.make_journal_dir()
         self.write_config()
@@ -258,8 +267,10 @@ class Stack:
             os.close(fd)
             if IS_ROOT:
                 os.chown(secfile, ensure_user(BROKER_USER), -1)
-            hook_lines = ("webhook_listen unix:%s\nwebhook_secret_file %s\n"
-                          % (self.webhook_sock, secfile)) + self.webhook_extra
+            where = ("127.0.0.1:%d" % self.webhook_port
+                     if self.webhook_port else "unix:" + self.webhook_sock)
+            hook_lines = ("webhook_listen %s\nwebhook_secret_file %s\n"
+                          % (where, secfile)) + self.webhook_extra
         if self.poll:
             hook_lines += "poll_min_s %d\npoll_max_s %d\n" % self.poll
         user_lines = ""
@@ -281,7 +292,7 @@ connect_timeout_ms 2000
 total_timeout_ms 5000
 ipc_socket %s
 journal_dir %s
-%slog_level debug
+%slog_level %s
 %s
 %s
 account default {
@@ -290,16 +301,17 @@ account default {
 principal uid %d {
     account default
     max_amount_cents 500000
-    daily_cap_cents 5000000
-    spends_per_minute 1000
+    daily_cap_cents %d
+    spends_per_minute %d
     currencies usd
     merchants_deny Blocked
 %s
 }
 %s
 """ % (self.sandbox_url, self.ipc_sock, self.journal_dir, user_lines,
-                self.config_extra,
-                hook_lines, keyfile, os.geteuid(), self.principal_extra,
+                self.log_level, self.config_extra,
+                hook_lines, keyfile, os.geteuid(), self.daily_cap, self.spm,
+                self.principal_extra,
                 self.blocks_extra))
 
     def start_broker(self):
@@ -456,6 +468,15 @@ def log_pipe(path):
         os.close(r)
     threading.Thread(target=copy, daemon=True).start()
     return w
+
+
+def free_port():
+    """A loopback port free right now (a small race, for tests only)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def wait_for(cond, what, timeout=15.0, proc=None):

@@ -248,7 +248,7 @@ test_errors(void)
 	    "principal uid 5 {\n account a\n max_amount_cents 0\n}\n", 8,
 	    "max_amount_cents", "amount below 1");
 	expect_error(HEAD "account a {\n key_file /k\n}\n"
-	    "principal uid 5 {\n account a\n spends_per_minute 100000\n}\n",
+	    "principal uid 5 {\n account a\n spends_per_minute 600001\n}\n",
 	    8, "spends_per_minute", "rate above ceiling");
 	expect_error(HEAD "account a {\n key_file /k\n}\n"
 	    "principal uid 5 {\n account a\n merchants_deny \"\"\n}\n", 8,
