@@ -67,7 +67,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ROLE_LIBS := $(foreach r,$(ROLES),$(B)/lib$(r).a) $(B)/libclients.a
 
-.PHONY: all build-all deps check check-run run install clean tests bench format
+.PHONY: all build-all deps check check-run run demo install clean tests bench format
 
 all: deps
 	@$(MAKE) --no-print-directory build-all
@@ -86,6 +86,10 @@ check: deps
 run: deps
 	@$(MAKE) --no-print-directory build-all
 	@tests/lib/run-stack.sh $(B)
+
+demo: deps
+	@$(MAKE) --no-print-directory build-all
+	@tests/lib/demo.sh $(B)
 
 bench: deps
 	@mk/deps.sh nghttp2-client

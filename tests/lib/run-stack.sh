@@ -10,7 +10,7 @@ set -eu
 B=${1:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
-RUN="$B/run"
+RUN=${DINO_RUN_DIR:-$B/run}
 PORT=${DINO_SANDBOX_PORT:-8555}
 SEED=${DINO_SEED:-sandbox/seed.json}
 PY=/usr/bin/python3
@@ -30,10 +30,23 @@ chmod 0755 "$RUN"
 chmod 0700 "$RUN/keys" "$RUN/journal"
 
 # The first account of the seed is the one the local user spends from.
-key=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["accounts"][0]["key"])' "$SEED")
+# The sandbox signs webhooks to the broker's receiver with a fresh secret;
+# both are written with umask 077.
 umask 077
-printf '%s\n' "$key" >"$RUN/keys/default.key"
+"$PY" - "$SEED" "$RUN" "$top/$RUN/webhook.sock" <<'PYEOF'
+import json, secrets, sys
+seed_path, run, hook_sock = sys.argv[1:4]
+seed = json.load(open(seed_path))
+secret = "whsec_" + secrets.token_hex(24)
+seed["webhooks"] = [{"url": "http://localhost/webhooks/dino",
+                     "unix_socket": hook_sock, "secret": secret,
+                     "events": []}]
+json.dump(seed, open(run + "/seed.json", "w"), indent=1)
+open(run + "/keys/default.key", "w").write(seed["accounts"][0]["key"] + "\n")
+open(run + "/keys/webhook.secret", "w").write(secret + "\n")
+PYEOF
 umask 022
+SEED="$RUN/seed.json"
 
 users=""
 if [ "$(id -u)" -eq 0 ]; then
@@ -71,6 +84,8 @@ dino_spend_path spend
 allow_http_loopback yes
 ipc_socket $top/$RUN/ipc.sock
 journal_dir $top/$RUN/journal
+webhook_listen unix:$top/$RUN/webhook.sock
+webhook_secret_file $top/$RUN/keys/webhook.secret
 $users
 log_level info
 
@@ -110,7 +125,7 @@ cat "$RUN/frontend.fifo" >"$RUN/frontend.log" &
 pids="$pids $!"
 # shellcheck disable=SC2086
 "$B/dino-frontend" --listen "unix:$top/$RUN/agent.sock" --broker "$top/$RUN/ipc.sock" \
-    --socket-mode 0660 $fe_user 2>"$RUN/frontend.fifo" &
+    --socket-mode "${DINO_SOCKET_MODE:-0660}" $fe_user 2>"$RUN/frontend.fifo" &
 pids="$pids $!"
 i=0
 until curl -sf --unix-socket "$RUN/agent.sock" http://localhost/healthz 2>/dev/null | grep -q '"connected"'; do
