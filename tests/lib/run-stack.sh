@@ -150,7 +150,9 @@ Try:
   curl --unix-socket $RUN/agent.sock -H 'Content-Type: application/json' \\
       -d '{"amount_cents":1200,"currency":"usd","merchant_name":"AWS","reason":"GPU time"}' \\
       http://localhost/tools/create_spend
-  $B/dino-sandbox approve req_... --url $url
+  $B/dino --socket $RUN/agent.sock spend --amount-cents 30000 --currency usd \
+      --merchant OpenAI --reason "fine-tuning" --wait 120
+  $B/dino-sandbox approve req_... --url $url     # from another shell
 
 Press Ctrl-C to stop.
 MSG
