@@ -301,6 +301,7 @@ retention_run(struct journal *j)
 	int64_t cutoff;
 	uint64_t pin;
 	size_t n = 0;
+	cJSON *o;
 
 	if (j->o.retention_days <= 0 || j->nclosed == 0)
 		return 0;
@@ -320,6 +321,15 @@ retention_run(struct journal *j)
 	}
 	if (n == 0)
 		return 0;
+	/* The chain now starts later: say where, and why, in the chain. */
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddNumberToObject(o, "segments", (double)n) == NULL ||
+	    cJSON_AddNumberToObject(o, "through_seq",
+	    (double)j->closed[n - 1].last_seq) == NULL ||
+	    cJSON_AddNumberToObject(o, "retention_days",
+	    j->o.retention_days) == NULL)
+		fatalx("%s: cJSON", __func__);
+	(void)journal_append(j, JREC_RETENTION, o, NULL, NULL);
 	memmove(j->closed, j->closed + n, (j->nclosed - n) *
 	    sizeof(*j->closed));
 	j->nclosed -= n;

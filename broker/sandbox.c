@@ -39,7 +39,9 @@
  *   plain names, with O_NOFOLLOW.  fsync and fdatasync are allowed on any
  *   descriptor (they only flush), and so is ftruncate: the segment's
  *   descriptor changes at every rotation, and the broker holds no other
- *   writable file.
+ *   writable file.  The journal's writer thread is started after the
+ *   filter is loaded (the filter is not synchronised across threads), so
+ *   it runs under the same filter, like the resolver's threads.
  *
  * The set was found with strace -f on the integration tests and checked
  * under --debug-seccomp-trap.
