@@ -20,14 +20,14 @@ endif
 # Debian packages: to build, and to run the tests.
 DEBS_BUILD := build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libcjson-dev libsodium-dev libseccomp-dev
-DEBS_TEST  := python3 curl procps
+DEBS_TEST  := python3 curl procps clang libclang-rt-14-dev dpkg-dev
 PKGS	:= libevent libcurl libcjson libsodium libseccomp
 
 CC	?= cc
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
 	-Wno-unused-parameter -fstack-protector-strong -fPIE \
-	-fstack-clash-protection -fcf-protection -g -MMD -MP -Icommon
+	-fstack-clash-protection -fcf-protection -g -MMD -MP -iquote common
 LDFLAGS_BASE := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed
 
 ifeq ($(SANITIZE),1)
@@ -80,7 +80,7 @@ build-all: $(PROGS:%=$(B)/%) $(CLIENT_PROGS:%=$(B)/%)
 tests: build-all $(UNIT_BINS)
 
 check: deps
-	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory tests fuzz-build
 	@tests/run-tests.sh $(B)
 
 run: deps
@@ -185,10 +185,89 @@ install-files:
 		[ ! -f $$f ] || install -m 0644 $$f $(DESTDIR)$(DATADIR)/; \
 	done
 
+# Fuzzing (tests/fuzz): one libFuzzer target per input path, built with
+# clang, ASan and UBSan whatever SANITIZE says.  The project's sources and
+# Debian's cJSON source (mk/fuzz-cjson.sh) are compiled with the fuzzer's
+# instrumentation into build/fuzz; the system's libcjson is not linked.
+# `make fuzz FUZZ_SECONDS=N` runs each target for N seconds on a corpus
+# kept in build/fuzz/corpus, seeded from tests/fuzz/corpus; `make check`
+# runs each for a few seconds (tests/integration/test_fuzz.sh).
+FZ	:= build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS  := $(FUZZ_NAMES:%=$(FZ)/fuzz_%)
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# The gcc build holds the project's sources to -Werror; clang's extra
+# warnings there are not this build's business, the harnesses' are.
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
+	-DDINO_SANITIZE=1 -I$(FZ)/cjson -iquote common \
+	$(filter-out -I/usr/include/cjson,$(PKG_CFLAGS))
+FUZZ_WARN  := -Wall -Wextra -Werror -Wno-unused-parameter
+FUZZ_LIBS  = $(filter-out -lcjson,$(PKG_LIBS))
+# Each target links instrumented archives of common/ and of the role whose
+# code it drives (build/fuzz/lib*.a, never the gcc-built build/lib*.a), so
+# the linker takes only the objects that code needs, plus cJSON.
+fuzz_role_validate := frontend
+fuzz_role_ipc	   :=
+fuzz_role_dinojson := broker
+fuzz_role_config   := broker
+fuzz_role_webhook  := broker
+fuzz_role_journal  := broker
+fuzz_role_mcp	   := clients
+fuzz_role_src = $(if $(filter clients,$(1)),$(CLIENT_LIB),$(call role_lib,$(1)))
+fuzz_libs = $(if $(fuzz_role_$(1)),$(FZ)/lib$(fuzz_role_$(1)).a) \
+	$(FZ)/libcommon.a $(FZ)/obj/cJSON.o
+
+$(foreach r,common frontend broker clients,$(eval $(FZ)/lib$(r).a: \
+	$(patsubst %.c,$(FZ)/obj/%.o,$(if $(filter common,$(r)),$(COMMON_SRC),\
+	$(call fuzz_role_src,$(r))))))
+$(FZ)/lib%.a:
+	@rm -f $@
+	ar rcs $@ $^
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run-fuzz.sh $(FZ) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FZ)/cjson/cJSON.c:
+	@mk/fuzz-cjson.sh $(FZ)
+
+$(FZ)/obj/cJSON.o: $(FZ)/cjson/cJSON.c
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
+		-fsanitize=fuzzer-no-link -w -c -o $@ $<
+
+$(FZ)/obj/tests/fuzz/%.o: tests/fuzz/%.c $(FZ)/cjson/cJSON.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(FUZZ_WARN) -MMD -MP -c -o $@ $<
+
+$(FZ)/obj/%.o: %.c $(FZ)/cjson/cJSON.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FZ)/fuzz_%: $(FZ)/obj/tests/fuzz/fuzz_%.o $$(call fuzz_libs,$$*)
+	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
+
+# Long, bounded runs (not in CI): 1,000 agents with faults on, memory sampled.
+soak: deps
+	@$(MAKE) --no-print-directory build-all
+	@$(PY3) tests/soak/soak.py $(B)
+
+# Every unit test under valgrind memcheck; confinement off there only.
+valgrind: deps
+	@mk/deps.sh valgrind
+	@$(MAKE) --no-print-directory tests
+	@tests/valgrind.sh $(B)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf build
 
+PY3	:= /usr/bin/python3
+
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(FZ)/obj -name '*.d' 2>/dev/null)

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "intent.h"
+#include "ops.h"
 
 struct event;
 struct event_base;
@@ -35,6 +36,16 @@ struct broker {
 	size_t			 nconns;
 	size_t			 inflight;	/* at most IPC_INFLIGHT_MAX */
 	unsigned int		 next_conn;
+
+	/* Operator control (issue 7): admin.c, ops.c, reload.c. */
+	struct admin		*admin;		/* NULL without admin_socket */
+	struct admin		*metrics_http;	/* NULL without metrics_listen */
+	struct ops		 ops;
+	const char		*config_path;
+	char			*creds_dir;	/* $CREDENTIALS_DIRECTORY, or NULL */
+	int64_t			 started_ms;	/* wall clock */
+	int64_t			 started_mono;
+	int			 ipc_activated;	/* the IPC socket is systemd's */
 };
 
 /*
@@ -72,7 +83,20 @@ void	broker_dispatch_frontend(struct ipc_peer *peer, struct ipc_msg *m,
  */
 void	broker_spend_changed(struct intent *in, void *arg);
 
-/* SIGHUP: configuration reload comes with dinoctl (issue 7). */
+/*
+ * SIGHUP and `dinoctl reload` (reload.c): reads the configuration and keys
+ * again into a new config and swaps it in only when all of it is valid;
+ * else the old one keeps running and errs lists every problem.  Returns
+ * 0 or -1.
+ */
+struct config_errors;
+int	broker_reload_config(struct broker *b, struct config_errors *errs);
 void	broker_reload(struct broker *b);
+
+/*
+ * Sends an intent an operator approved (ops.h) with its derived key; the
+ * spend then goes on like any other.
+ */
+void	broker_send_intent(struct broker *b, struct intent *in);
 
 #endif

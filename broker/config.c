@@ -563,6 +563,47 @@ kw_poll_max(struct parse *p, char **v, int n)
 }
 
 static int
+kw_admin_socket(struct parse *p, char **v, int n)
+{
+	if (v[0][0] != '/') {
+		config_error(p->errs, p->line, "admin_socket: must be an "
+		    "absolute path");
+		return -1;
+	}
+	return set_str(p, "admin_socket", p->cfg->admin_socket,
+	    sizeof(p->cfg->admin_socket), v[0]);
+}
+
+static int
+kw_admin_group(struct parse *p, char **v, int n)
+{
+	p->cfg->line_admin_group = p->line;
+	return set_str(p, "admin_group", p->cfg->admin_group,
+	    sizeof(p->cfg->admin_group), v[0]);
+}
+
+/* Metrics carry no secret, but only the local host should read them. */
+static int
+kw_metrics_listen(struct parse *p, char **v, int n)
+{
+	if (!webhook_listen_ok(v[0])) {
+		config_error(p->errs, p->line, "metrics_listen: expected "
+		    "unix:/absolute/path or a loopback address with a port "
+		    "(127.0.0.1:9556, [::1]:9556)");
+		return -1;
+	}
+	return set_str(p, "metrics_listen", p->cfg->metrics_listen,
+	    sizeof(p->cfg->metrics_listen), v[0]);
+}
+
+static int
+kw_hold_above(struct parse *p, char **v, int n)
+{
+	return set_num(p, "hold_above_cents", v[0], 0, AMOUNT_CENTS_MAX,
+	    &p->pr->hold_above_cents);
+}
+
+static int
 kw_agent_conns(struct parse *p, char **v, int n)
 {
 	return set_num(p, "agent_conns_per_uid", v[0], 1, IPC_CONNS_MAX,
@@ -594,6 +635,9 @@ static const struct keyword keywords[] = {
 	{ "poll_min_s",		 TOP,  1, 1, kw_poll_min },
 	{ "poll_max_s",		 TOP,  1, 1, kw_poll_max },
 	{ "agent_conns_per_uid", TOP,  1, 1, kw_agent_conns },
+	{ "admin_socket",	 TOP,  1, 1, kw_admin_socket },
+	{ "admin_group",	 TOP,  1, 1, kw_admin_group },
+	{ "metrics_listen",	 TOP,  1, 1, kw_metrics_listen },
 	{ "journal_dir",	 TOP,  1, 1, kw_journal_dir },
 	{ "journal_segment_bytes", TOP, 1, 1, kw_journal_segment },
 	{ "journal_retention_days", TOP, 1, 1, kw_journal_retention },
@@ -608,6 +652,7 @@ static const struct keyword keywords[] = {
 	{ "currencies",		 PRIN, 1, BROKER_LIST_MAX, kw_currencies },
 	{ "merchants_allow",	 PRIN, 1, BROKER_LIST_MAX, kw_merchants_allow },
 	{ "merchants_deny",	 PRIN, 1, BROKER_LIST_MAX, kw_merchants_deny },
+	{ "hold_above_cents",	 PRIN, 1, 1, kw_hold_above },
 };
 #undef TOP
 #undef ACCT
@@ -1100,6 +1145,72 @@ check_users(struct parse *p)
 	}
 }
 
+/* Adds uid to the admin list once; -1 when the list is full. */
+static int
+admin_add(struct broker_config *cfg, uid_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nadmin_uids; i++)
+		if (cfg->admin_uids[i] == uid)
+			return 0;
+	if (cfg->nadmin_uids == ADMIN_UIDS_MAX)
+		return -1;
+	cfg->admin_uids[cfg->nadmin_uids++] = uid;
+	return 0;
+}
+
+/*
+ * The admin group's members, resolved now: once confined, the broker
+ * decides from this list and the kernel's SO_PEERCRED alone, and a reload
+ * resolves it again.  Members are the group's listed users and every user
+ * whose primary group it is.
+ */
+static void
+check_admin(struct parse *p)
+{
+	struct broker_config *cfg = p->cfg;
+	struct group *gr;
+	struct passwd *pw;
+	char **names = NULL;
+	size_t i, n = 0;
+	int full = 0;
+
+	if (cfg->admin_group[0] == '\0')
+		return;
+	if ((gr = getgrnam(cfg->admin_group)) == NULL) {
+		config_error(p->errs, cfg->line_admin_group, "admin_group %s: "
+		    "no such group", cfg->admin_group);
+		return;
+	}
+	cfg->admin_gid = gr->gr_gid;
+	if ((cfg->admin_uids = calloc(ADMIN_UIDS_MAX, sizeof(uid_t))) == NULL)
+		fatal("%s: calloc", __func__);
+	while (gr->gr_mem != NULL && gr->gr_mem[n] != NULL && n < ADMIN_UIDS_MAX)
+		n++;
+	if ((names = calloc(n + 1, sizeof(*names))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < n; i++)
+		if ((names[i] = strdup(gr->gr_mem[i])) == NULL)
+			fatal("%s: strdup", __func__);
+	for (i = 0; i < n; i++) {
+		if ((pw = getpwnam(names[i])) != NULL &&
+		    admin_add(cfg, pw->pw_uid) == -1)
+			full = 1;
+		free(names[i]);
+	}
+	free(names);
+	setpwent();
+	while ((pw = getpwent()) != NULL)
+		if (pw->pw_gid == cfg->admin_gid &&
+		    admin_add(cfg, pw->pw_uid) == -1)
+			full = 1;
+	endpwent();
+	if (full)
+		config_error(p->errs, cfg->line_admin_group, "admin_group %s: "
+		    "more than %d members", cfg->admin_group, ADMIN_UIDS_MAX);
+}
+
 /* A listener without a secret could verify nothing, and the reverse. */
 static void
 check_webhooks(struct parse *p)
@@ -1138,6 +1249,7 @@ check_config(struct parse *p)
 	check_principals(p);
 	check_users(p);
 	check_webhooks(p);
+	check_admin(p);
 }
 
 struct broker_config *
@@ -1234,6 +1346,14 @@ config_load(const char *path, struct config_errors *errs)
 		close(fd);
 		return NULL;
 	}
+	/* Whoever may write the config may grant themselves a principal. */
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		config_error(errs, 0, "is writable by %s (chmod go-w it): "
+		    "whoever can write it can grant themselves spending",
+		    (st.st_mode & S_IWOTH) ? "others" : "its group");
+		close(fd);
+		return NULL;
+	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
 		fatal("%s: malloc", __func__);
 	r = read_full(fd, buf, (size_t)st.st_size + 1);
@@ -1262,5 +1382,6 @@ config_free(struct broker_config *cfg)
 		free(cfg->principals[i].merchants_deny);
 	}
 	free(cfg->principals);
+	free(cfg->admin_uids);
 	free(cfg);
 }

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "limits.h"
+#include "dinolimits.h"
 
 struct creds_key;
 
@@ -98,6 +98,7 @@ struct principal {
 	int64_t			 max_amount_cents;
 	int64_t			 daily_cap_cents;
 	int64_t			 spends_per_minute;
+	int64_t			 hold_above_cents;	/* 0: never held */
 	char			 currencies[BROKER_LIST_MAX][CURRENCY_LEN + 1];
 	size_t			 ncurrencies;
 	char			(*merchants_allow)[MERCHANT_NAME_MAX + 1];
@@ -147,6 +148,15 @@ struct broker_config {
 	int64_t		 poll_max_s;
 	int		 line_poll;
 	int64_t		 agent_conns_per_uid;	/* sent in MSG_CONFIG */
+
+	/* Operator control (issue 7): dinoctl's socket and metrics. */
+	char		 admin_socket[BROKER_PATH_MAX + 1];	/* "" none */
+	char		 admin_group[BROKER_NAME_MAX + 1];	/* "" none */
+	int		 line_admin_group;
+	gid_t		 admin_gid;
+	uid_t		*admin_uids;	/* resolved members of admin_group */
+	size_t		 nadmin_uids;
+	char		 metrics_listen[BROKER_PATH_MAX + 1];	/* "" none */
 
 	/* The journal (issue 4). */
 	char		 journal_dir[BROKER_PATH_MAX + 1];

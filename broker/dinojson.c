@@ -14,7 +14,7 @@
 
 #include "dino.h"
 #include "json.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "spend.h"
 #include "util.h"
 
@@ -184,6 +184,48 @@ spend_remaining(const cJSON *root, struct spend_obj *out, const char **why)
 	return 0;
 }
 
+/* 2026-05-07T12:34:56.000Z exactly, the only form MSG_SPEND carries. */
+static int
+iso_time_ok(const char *s)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+	size_t i;
+
+	if (strlen(s) != ISO_TIME_LEN)
+		return 0;
+	for (i = 0; i < ISO_TIME_LEN; i++)
+		if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Optional members the IPC boundary holds to a stricter form than Dino's
+ * JSON (proto.c check_spend_obj, check_balance): one that could not cross
+ * it is dropped rather than kept, or Dino's definitive answer would reach
+ * the agent as a 502 and every later read of the spend fail alike.
+ */
+static void
+drop_unrelayable(char *budget_period, struct spend_obj *s)
+{
+	char *times[3];
+	size_t i;
+
+	if (!printable_ascii(budget_period, strlen(budget_period)))
+		budget_period[0] = '\0';
+	if (s == NULL)
+		return;
+	if (strncmp(s->approval_url, "https://", 8) != 0 &&
+	    strncmp(s->approval_url, "http://", 7) != 0)
+		s->approval_url[0] = '\0';
+	times[0] = s->decided_at;
+	times[1] = s->created_at;
+	times[2] = s->updated_at;
+	for (i = 0; i < nitems(times); i++)
+		if (times[i][0] != '\0' && !iso_time_ok(times[i]))
+			times[i][0] = '\0';
+}
+
 /* A spend object, from the root of a body or from a webhook's data. */
 static int
 parse_spend_obj(const cJSON *obj, struct spend_obj *out, const char **why)
@@ -203,6 +245,7 @@ parse_spend_obj(const cJSON *obj, struct spend_obj *out, const char **why)
 	if (spend_remaining(obj, out, why) == -1 ||
 	    spend_check_fields(out, why) == -1)
 		return -1;
+	drop_unrelayable(out->budget_period, out);
 	return 0;
 }
 
@@ -290,6 +333,7 @@ dino_parse_balance(const char *body, size_t len, struct msg_balance *out,
 		*why = "currency is not a currency code";
 		goto done;
 	}
+	drop_unrelayable(out->budget_period, NULL);
 	for (i = 0; i < BAL_NFIELDS; i++) {
 		r = get_opt_int(root, balance_int_names[i], -DINO_CENTS_ABS_MAX,
 		    DINO_CENTS_ABS_MAX, &out->value[i], why);
@@ -305,7 +349,11 @@ done:
 	return rc;
 }
 
-/* Error codes are short snake_case words; anything else is not kept. */
+/*
+ * Error codes are short snake_case words; anything else is not kept.  The
+ * rule is MSG_ERROR's (proto.c check_error): a code this lets through is
+ * relayed to the frontend, and one the encoder refused would be fatal.
+ */
 static int
 error_code_ok(const char *s)
 {
@@ -313,8 +361,7 @@ error_code_ok(const char *s)
 
 	for (i = 0; s[i] != '\0'; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		    s[i] == '.'))
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
 			return 0;
 	return i > 0;
 }

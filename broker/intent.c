@@ -247,7 +247,7 @@ intent_by_key(struct intent_table *t, const char *derived)
 static int
 status_rank(const char *status)
 {
-	if (strcmp(status, "submitting") == 0)
+	if (strcmp(status, "submitting") == 0 || strcmp(status, "held") == 0)
 		return 0;
 	if (spend_status_terminal(status))
 		return 2;
@@ -324,6 +324,14 @@ struct intent *
 intent_by_id(struct intent_table *t, const char *id)
 {
 	struct intent *in;
+
+	/* Holds are rare and operator-paced: a scan is cheap enough. */
+	if (strncmp(id, HOLD_ID_PREFIX, strlen(HOLD_ID_PREFIX)) == 0) {
+		TAILQ_FOREACH(in, &t->all, age)
+			if (strcmp(in->hold_id, id) == 0)
+				return in;
+		return NULL;
+	}
 
 	LIST_FOREACH(in, &t->ids[bucket(t, id)], by_id)
 		if (strcmp(in->spend.id, id) == 0)

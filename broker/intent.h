@@ -20,7 +20,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
-#include "limits.h"
+#include "dinolimits.h"
 #include "policy.h"
 #include "proto.h"
 
@@ -28,6 +28,7 @@ enum intent_state {
 	INTENT_SUBMITTING,	/* sent, or being sent: no definitive answer */
 	INTENT_ANSWERED,	/* Dino answered with a spend object */
 	INTENT_REFUSED,		/* Dino refused it definitively (4xx) */
+	INTENT_HELD,		/* held for an operator: nothing sent (ops.h) */
 };
 
 struct request;
@@ -48,6 +49,8 @@ struct intent {
 	struct account		*account;	/* the key it was sent with */
 	uint64_t		 jseq;		/* its journal record, 0 unknown */
 	char			 agent[AGENT_LABEL_MAX + 1];
+	/* "hold_" + ULID when it was held for an operator, else "". */
+	char			 hold_id[HOLD_ID_LEN + 1];
 
 	/* The canonical request. */
 	int64_t			 amount_cents;
@@ -136,6 +139,7 @@ void	intent_set_spend(struct intent_table *t, struct intent *in,
 /* Records a definitive refusal; the spend leaves the 24 h cap. */
 void	intent_set_refused(struct intent *in, const struct msg_error *err);
 
+/* By Dino's id, or by the local hold_ id of a spend that was held. */
 struct intent *intent_by_id(struct intent_table *t, const char *id);
 /* The intent named id if owner may see it, else NULL (unknown alike). */
 struct intent *intent_owned(struct intent_table *t, const char *id,

@@ -39,7 +39,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "limits.h"
+#include "dinolimits.h"
 
 struct event_base;
 struct journal;

@@ -19,6 +19,7 @@
 #include "jrec.h"
 #include "webhook.h"
 #include "log.h"
+#include "ops.h"
 #include "policy.h"
 #include "spend.h"
 #include "util.h"
@@ -99,6 +100,8 @@ jrec_intent(const struct intent *in)
 	add_str(o, "merchant_name", in->merchant_name);
 	add_str(o, "reason", in->reason);
 	add_int(o, "created_ms", in->created_ms);
+	/* Held for an operator (ops.h): replay keeps it held, unsent. */
+	add_opt(o, "hold_id", in->hold_id);
 	return o;
 }
 
@@ -214,7 +217,7 @@ static int
 replay_intent(struct replay *rp, const struct journal_rec *rec)
 {
 	const cJSON *f = rec->fields;
-	const char *key, *akey, *pid, *aname;
+	const char *key, *akey, *pid, *aname, *hold;
 	struct msg_create_spend req;
 	struct principal *pr;
 	struct account *acct;
@@ -252,6 +255,15 @@ replay_intent(struct replay *rp, const struct journal_rec *rec)
 	in->account = acct;
 	in->jseq = rec->seq;
 	policy_charge_add(pr, &in->charge, req.amount_cents, created);
+	if ((hold = get_str(f, "hold_id", HOLD_ID_LEN + 1)) != NULL) {
+		if (spend_check_ref(hold) != NULL || strncmp(hold,
+		    HOLD_ID_PREFIX, strlen(HOLD_ID_PREFIX)) != 0) {
+			log_err("event=replay_bad_record seq=%llu type=intent "
+			    "field=hold_id", (unsigned long long)rec->seq);
+			return -1;
+		}
+		hold_begin(in, hold);
+	}
 	rp->intents_added++;
 	return 0;
 }
@@ -336,6 +348,13 @@ replay_record(const struct journal_rec *rec, void *arg)
 	/* A webhook event seen before a restart is still a duplicate. */
 	if (strcmp(rec->type, JREC_WEBHOOK) == 0 && rp->webhook != NULL)
 		webhook_replay(rp->webhook, rec->fields);
+	/* Pause, revocations and decisions on held spends (ops.h). */
+	if (strcmp(rec->type, JREC_OPERATOR) == 0 && rp->ops != NULL &&
+	    ops_replay(rp->ops, rp->intents, rec->fields) == -1) {
+		log_err("event=replay_bad_record seq=%llu type=operator",
+		    (unsigned long long)rec->seq);
+		return -1;
+	}
 	/* start, stop, config_load, operator, webhook, recovery: audit only. */
 	return 0;
 }
@@ -353,7 +372,8 @@ oldest_open(void *arg)
 	uint64_t min = 0;
 
 	TAILQ_FOREACH(in, &t->all, age)
-		if (in->state == INTENT_SUBMITTING && in->jseq != 0 &&
+		if ((in->state == INTENT_SUBMITTING ||
+		    in->state == INTENT_HELD) && in->jseq != 0 &&
 		    (min == 0 || in->jseq < min))
 			min = in->jseq;
 	return min;
@@ -399,6 +419,7 @@ jrec_open(struct broker *b, const char *config_path, int recover)
 	rp.cfg = b->cfg;
 	rp.intents = b->intents;
 	rp.webhook = b->webhook;
+	rp.ops = &b->ops;
 	if ((b->journal = journal_open(b->base, &jo, recover, replay_record,
 	    &rp, err, sizeof(err))) == NULL)
 		fatalx("%s", err);

@@ -36,6 +36,7 @@ struct replay {
 	size_t			 outcomes;
 	size_t			 orphans;	/* principal or account gone */
 	struct webhook		*webhook;	/* seen event ids, or NULL */
+	struct ops		*ops;		/* operator state, or NULL */
 };
 
 /* A journal_record_fn: applies one verified record to r (a replay). */

@@ -25,9 +25,11 @@
  *   interface check).  No bind, no listen.
  * - unlink is allowed for two pointers only, the IPC socket's path and the
  *   webhook socket's, so that a clean stop may remove them.
- * - accept4 is pinned to the two listeners, the IPC socket and the
- *   webhook receiver's (issue 5), with only the NONBLOCK and CLOEXEC
- *   flags.
+ * - accept4 is pinned to the listeners, the IPC socket, the webhook
+ *   receiver's (issue 5), and the admin socket and metrics endpoint
+ *   (issue 7, broker_sandbox_listener()), with only the NONBLOCK and
+ *   CLOEXEC flags; unlink is allowed for the admin and metrics sockets'
+ *   paths too when the broker created them.
  *
  * - The journal (issue 4) is the one place the broker writes files, and
  *   every rule for it is pinned to the journal directory's descriptor:
@@ -82,6 +84,8 @@ static const int broker_syscalls[] = {
 	SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
 	/* Files: the resolver's reads (openat pinned below). */
 	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek),
+	/* `dinoctl audit verify`: the journal's reader lists its directory. */
+	SCMP_SYS(dup), SCMP_SYS(getdents64),
 	/* Memory; mlock for the key copies sodium_malloc makes per call. */
 	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
 	SCMP_SYS(mlock), SCMP_SYS(munlock),
@@ -115,9 +119,14 @@ static const int broker_syscalls[] = {
 	CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_SETTLS | \
 	CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
 
-/* Flags that would turn an open into a write or a create. */
+/*
+ * Flags that would turn an open into a write or a create.  O_TMPFILE is
+ * its own bit plus O_DIRECTORY: only its own bit is masked, so that a
+ * directory may still be opened read-only (`dinoctl audit verify` reads
+ * the journal directory), while an O_TMPFILE open still fails the rule.
+ */
 #define OPEN_WRITE_FLAGS ((scmp_datum_t)(O_WRONLY | O_RDWR | O_CREAT | \
-	O_TRUNC | O_APPEND | O_TMPFILE))
+	O_TRUNC | O_APPEND | (O_TMPFILE & ~O_DIRECTORY)))
 
 static void
 rule(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned n,
@@ -185,6 +194,15 @@ misc_rules(scmp_filter_ctx ctx, const char *ipc_path, const char *wh_path)
 	a[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)THREAD_CLONE_FLAGS);
 	rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, a);
 	rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL);
+#ifndef DINO_SANITIZE
+	/*
+	 * A reload resolves users and groups again (admin_group, group
+	 * principals); nss-systemd then follows the userdb directories'
+	 * symlinks.  A soft denial makes it skip them, as if absent: the
+	 * broker reads /etc/passwd and /etc/group all the same.
+	 */
+	rule(ctx, SCMP_ACT_ERRNO(ENOENT), SCMP_SYS(readlinkat), 0, NULL);
+#endif
 	a[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(uintptr_t)ipc_path);
 	rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlink), 1, a);
 	if (wh_path != NULL) {
@@ -194,6 +212,35 @@ misc_rules(scmp_filter_ctx ctx, const char *ipc_path, const char *wh_path)
 }
 
 static int sandbox_journal_fd = -1;
+static int sandbox_lfd[SANDBOX_LISTENERS_MAX];
+static const char *sandbox_lpath[SANDBOX_LISTENERS_MAX];
+static size_t sandbox_nl;
+
+void
+broker_sandbox_listener(int fd, const char *unlink_path)
+{
+	if (sandbox_nl == SANDBOX_LISTENERS_MAX)
+		fatalx("%s: too many listeners", __func__);
+	sandbox_lfd[sandbox_nl] = fd;
+	sandbox_lpath[sandbox_nl++] = unlink_path;
+}
+
+/* The admin socket and metrics endpoint (issue 7): accept, unlink. */
+static void
+listener_rules(scmp_filter_ctx ctx)
+{
+	struct scmp_arg_cmp a[1];
+	size_t i;
+
+	for (i = 0; i < sandbox_nl; i++) {
+		accept_rule(ctx, sandbox_lfd[i]);
+		if (sandbox_lpath[i] == NULL)
+			continue;
+		a[0] = SCMP_A0(SCMP_CMP_EQ,
+		    (scmp_datum_t)(uintptr_t)sandbox_lpath[i]);
+		rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlink), 1, a);
+	}
+}
 
 void
 broker_sandbox_journal(int dirfd)
@@ -277,6 +324,7 @@ broker_sandbox(int listen_fd, int webhook_fd, const char *ipc_path,
 	    broker_syscalls, nitems(broker_syscalls));
 	socket_rules(ctx, listen_fd, webhook_fd);
 	misc_rules(ctx, ipc_path, webhook_path);
+	listener_rules(ctx);
 	if (sandbox_journal_fd != -1)
 		journal_rules(ctx, sandbox_journal_fd);
 	confine_load(ctx);

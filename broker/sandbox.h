@@ -20,5 +20,12 @@ void	broker_sandbox(int listen_fd, int webhook_fd, const char *ipc_path,
  * files (see journal_rules() in sandbox.c).
  */
 void	broker_sandbox_journal(int dirfd);
+/*
+ * Before broker_sandbox(): one more listener accept4 may use (the admin
+ * socket, the metrics endpoint), and the path a clean stop may unlink
+ * (or NULL).  At most SANDBOX_LISTENERS_MAX of them.
+ */
+#define SANDBOX_LISTENERS_MAX	4
+void	broker_sandbox_listener(int fd, const char *unlink_path);
 
 #endif

@@ -24,6 +24,7 @@
 #include "dino.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "spend.h"
 #include "util.h"
 #include "webhook.h"
@@ -49,6 +50,7 @@ struct webhook {
 	const struct broker_config	*cfg;
 	struct intent_table		*intents;
 	struct evhttp			*http;
+	int64_t				 last_seen_ms;	/* a verified one */
 	struct evconnlistener		*lev;
 	struct journal			*journal;	/* NULL: none */
 	unsigned long			 nreq;
@@ -562,6 +564,11 @@ webhook_request(struct evhttp_request *req, void *arg)
 		status = webhook_handle(wh, &h, len > 0 ? body : "", len,
 		    (int64_t)time(NULL), &outcome);
 	log_request(wh, &h, status, outcome, start);
+	metrics_webhook(&metrics, status == 200 ? "verified" : status == 401 ?
+	    "bad_signature" : status == 404 ? "not_found" : status == 400 ?
+	    "malformed" : "error");
+	if (status == 200)
+		wh->last_seen_ms = now_ms();
 	reply(req, status);
 }
 
@@ -608,6 +615,12 @@ webhook_new(struct event_base *base, const struct broker_config *cfg,
 	if (fd != -1)
 		webhook_listen(wh, fd);
 	return wh;
+}
+
+int64_t
+webhook_last_seen_ms(const struct webhook *wh)
+{
+	return wh != NULL ? wh->last_seen_ms : 0;
 }
 
 void

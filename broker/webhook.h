@@ -44,6 +44,8 @@ struct wh_headers {
  * the fd, or -1 with a message in err.
  */
 int	webhook_bind(const struct broker_config *cfg, char *err, size_t errlen);
+/* When the last verified webhook arrived (wall clock ms), or 0. */
+int64_t	webhook_last_seen_ms(const struct webhook *wh);
 
 /* The receiver's state; fd may be -1 (no listener: unit tests). */
 struct webhook *webhook_new(struct event_base *base,

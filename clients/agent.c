@@ -17,7 +17,7 @@
 
 #include "client.h"
 #include "json.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "spend.h"
 
 #define AGENT_URL_MAX	512	/* "http://localhost" + a route */
@@ -269,7 +269,7 @@ agent_wait_spend(struct agent *a, const char *id, long timeout_s,
 	char path[128];
 
 	memset(r, 0, sizeof(*r));
-	if (spend_check_id(id) != NULL) {
+	if (spend_check_ref(id) != NULL) {
 		snprintf(r->errbuf, sizeof(r->errbuf), "not a spend id");
 		return -1;
 	}

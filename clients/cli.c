@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "client.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "spend.h"
 #include "util.h"
 
@@ -277,7 +277,7 @@ check_operands(struct cli *c, const struct cmd_def *d, int argc, char **argv,
 			return fail(err, errlen, d->name,
 			    "expects one spend id");
 		c->id = argv[optind];
-		if (spend_check_id(c->id) != NULL)
+		if (spend_check_ref(c->id) != NULL)
 			return fail(err, errlen, "not a spend id",
 			    "expected req_ and 26 lowercase characters");
 		return 0;

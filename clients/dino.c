@@ -13,7 +13,7 @@
 #include <cJSON.h>
 
 #include "client.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "log.h"
 
 static void

@@ -21,7 +21,7 @@
 
 #include "client.h"
 #include "json.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "log.h"
 #include "util.h"
 

@@ -19,7 +19,7 @@
 
 #include "client.h"
 #include "json.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "spend.h"
 #include "util.h"
 
@@ -310,7 +310,7 @@ get_id(const cJSON *args, cJSON **bad)
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(args, "id");
 
 	*bad = NULL;
-	if (!cJSON_IsString(id) || spend_check_id(id->valuestring) != NULL) {
+	if (!cJSON_IsString(id) || spend_check_ref(id->valuestring) != NULL) {
 		*bad = invalid_args("Invalid arguments: id must be a spend id: "
 		    "req_ followed by 26 lowercase letters and digits.");
 		return NULL;

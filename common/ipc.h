@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "dinolimits.h"
 
 #define IPC_VERSION	1
 
@@ -82,9 +82,11 @@ int	ipc_end(struct ipc_msg *m);
  * ipc_peer_free() is safe from inside on_msg or on_close: the memory is
  * released once the event handler unwinds, and on_close then never runs.
  * The ipc_msg handed to on_msg points into the peer's receive buffer and
- * is valid only during the call.  ipc_peer_send() copies b, never calls
- * on_close itself (a full queue or send error closes the peer on a later
- * loop turn), and fails once the peer is closing.
+ * is valid only during the call.  ipc_peer_send() sends b at once when
+ * nothing is queued and copies it into the queue otherwise (either way b
+ * is the caller's again on return), never calls on_close itself (a full
+ * queue or send error closes the peer on a later loop turn), and fails
+ * once the peer is closing.
  */
 struct event_base;
 struct ipc_peer;

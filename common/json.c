@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "json.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "util.h"
 
 /*

@@ -5,16 +5,22 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "limits.h"
+#include "dinolimits.h"
 
 static const char *log_prog = "dino";
 static int log_level = LOG_INFO;
+/*
+ * getpid() is a system call in glibc, once per request line otherwise.
+ * None of the daemons forks; one that did would call log_init() again.
+ */
+static pid_t log_pid;
 
 void
 log_init(const char *prog, int level)
 {
 	log_prog = prog;
 	log_level = level;
+	log_pid = getpid();
 }
 
 void
@@ -77,7 +83,8 @@ log_vmsg(int pri, const char *fmt, va_list ap)
 	if (pri > log_level)
 		return;
 	n = snprintf(line, sizeof(line), "<%d>%s[%ld]: level=%s ", pri,
-	    log_prog, (long)getpid(), level_name(pri));
+	    log_prog, (long)(log_pid != 0 ? log_pid : getpid()),
+	    level_name(pri));
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);

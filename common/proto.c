@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "ipc.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "proto.h"
 #include "spend.h"
 #include "util.h"
@@ -353,7 +353,7 @@ check_get_spend(const struct msg_get_spend *g)
 
 	if ((why = spend_check_caller(&g->caller)) != NULL)
 		return why;
-	return spend_check_id(g->id);
+	return spend_check_ref(g->id);
 }
 
 int
@@ -382,7 +382,7 @@ check_wait_spend(const struct msg_wait_spend *w)
 	const char *why;
 
 	if ((why = spend_check_caller(&w->caller)) != NULL ||
-	    (why = spend_check_id(w->id)) != NULL)
+	    (why = spend_check_ref(w->id)) != NULL)
 		return why;
 	if (w->timeout_s > IPC_TIMEOUT_S_MAX)
 		return "timeout_s must be from 0 to 86400";
@@ -422,10 +422,14 @@ check_spend_obj(const struct spend_obj *s)
 
 	if ((why = spend_check_status(s->status)) != NULL)
 		return why;
-	/* A spend Dino has not named yet (submitting, held) has no id. */
+	/*
+	 * A spend Dino has not named yet (submitting, held) may have no id;
+	 * one held for an operator is reported under its local hold_ id to
+	 * an agent that asks by that id (broker/ops.c).
+	 */
 	if (!(s->id[0] == '\0' && (strcmp(s->status, "submitting") == 0 ||
 	    strcmp(s->status, "held") == 0)) &&
-	    (why = spend_check_id(s->id)) != NULL)
+	    (why = spend_check_ref(s->id)) != NULL)
 		return why;
 	if (!text_field(s->decision_reason, DECISION_REASON_MAX))
 		return "decision_reason must be at most 200 bytes of UTF-8 "

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "ipc.h"
-#include "limits.h"
+#include "dinolimits.h"
 
 enum msg_type {
 	MSG_HELLO		= 2,	/* frontend: I am up, protocol version */

@@ -8,7 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "dinolimits.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "util.h"

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "limits.h"
+#include "dinolimits.h"
 #include "spend.h"
 #include "util.h"
 
@@ -114,6 +114,31 @@ spend_check_id(const char *id)
 		if (strchr(CROCKFORD_LOWER, id[i]) == NULL)
 			return "id must be req_ followed by 26 lowercase ULID "
 			    "characters";
+	return NULL;
+}
+
+/*
+ * A spend reference an agent may use: Dino's id, or the broker's local id
+ * of a spend held for an operator ("hold_" + 26 ULID characters), which
+ * stays valid after Dino named the spend.  Dino's own ids are still
+ * checked with spend_check_id(), so that Dino can never name a spend in
+ * the broker's local namespace.
+ */
+const char *
+spend_check_ref(const char *id)
+{
+	size_t i, plen = strlen(HOLD_ID_PREFIX);
+
+	if (strncmp(id, HOLD_ID_PREFIX, plen) != 0)
+		return spend_check_id(id) == NULL ? NULL : "id must be req_ "
+		    "or hold_ followed by 26 lowercase ULID characters";
+	if (strnlen(id, HOLD_ID_LEN + 1) != HOLD_ID_LEN)
+		return "id must be req_ or hold_ followed by 26 lowercase "
+		    "ULID characters";
+	for (i = plen; i < HOLD_ID_LEN; i++)
+		if (strchr(CROCKFORD_LOWER, id[i]) == NULL)
+			return "id must be req_ or hold_ followed by 26 "
+			    "lowercase ULID characters";
 	return NULL;
 }
 

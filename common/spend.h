@@ -22,6 +22,7 @@ const char *spend_check_reason(const char *reason);
 const char *spend_check_idempotency_key(const char *key); /* "" allowed */
 const char *spend_check_agent_label(const char *label);   /* "" allowed */
 const char *spend_check_id(const char *id);	/* req_ + 26 ULID chars */
+const char *spend_check_ref(const char *id);	/* the above, or hold_ + 26 */
 const char *spend_check_status(const char *status);
 int	spend_status_terminal(const char *status);
 

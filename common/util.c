@@ -1,6 +1,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +15,48 @@
 #include "log.h"
 #include "util.h"
 
+/*
+ * A socket in a directory that others may write to can be replaced under
+ * the daemon (or a look-alike planted before it starts): refuse it.
+ */
+static const char *
+unix_dir_unsafe(const char *path)
+{
+	static char why[PATH_MAX + 96];
+	char dir[PATH_MAX];
+	const char *slash;
+	struct stat st;
+	size_t len;
+
+	if ((slash = strrchr(path, '/')) == NULL) {
+		dir[0] = '.';
+		len = 1;
+	} else
+		len = slash == path ? 1 : (size_t)(slash - path);
+	if (len >= sizeof(dir))
+		return "socket path too long";
+	if (slash != NULL)
+		memcpy(dir, path, len);
+	dir[len] = '\0';
+	if (stat(dir, &st) == -1) {
+		snprintf(why, sizeof(why), "%s: %s", dir, strerror(errno));
+		return why;
+	}
+	if ((st.st_mode & S_IWOTH) != 0) {
+		snprintf(why, sizeof(why), "socket directory %s is "
+		    "world-writable: another user could replace the socket "
+		    "(use a directory only the service can write)", dir);
+		return why;
+	}
+	return NULL;
+}
+
 static int
 listen_unix(const char *path, int backlog, int mode, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
 	struct stat st;
+	const char *why;
 	int fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -28,6 +66,10 @@ listen_unix(const char *path, int backlog, int mode, char *err, size_t errlen)
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
+	if ((why = unix_dir_unsafe(path)) != NULL) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
 	/* Only a stale socket may be replaced, never a regular file. */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {

@@ -19,7 +19,7 @@
 
 #include "frontend.h"
 #include "ipc.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "proto.h"

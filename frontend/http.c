@@ -28,7 +28,7 @@
 #include <event2/listener.h>
 
 #include "frontend.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "log.h"
 #include "proto.h"
 #include "spend.h"
@@ -492,7 +492,7 @@ route_get_spend(struct fe_call *call, const char *id)
 	snprintf(m.id, sizeof(m.id), "%s", id);
 	if (msg_get_spend_enc(&b, call->reqid, &m) == -1)
 		fe_call_error(call, 400, "invalid_request",
-		    "id: must be req_ followed by 26 lowercase ULID characters");
+		    "id: must be req_ or hold_ followed by 26 lowercase ULID characters");
 	else
 		frontend_broker_call(call, &b);
 }

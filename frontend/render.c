@@ -10,7 +10,7 @@
 #include <cJSON.h>
 
 #include "frontend.h"
-#include "limits.h"
+#include "dinolimits.h"
 
 static char *
 print_and_free(cJSON *root)

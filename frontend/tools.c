@@ -2,13 +2,13 @@
  * The tool descriptors served at GET /tools: name, route, and JSON Schemas
  * for input and output.  This is the one source that the MCP adapter
  * serves and that docs/openapi.yaml is checked against, so every bound
- * comes from limits.h rather than being written twice.  Built once at
+ * comes from dinolimits.h rather than being written twice.  Built once at
  * start-up.
  */
 #include <cJSON.h>
 
 #include "frontend.h"
-#include "limits.h"
+#include "dinolimits.h"
 
 static cJSON *
 schema_type(const char *type)
@@ -75,7 +75,7 @@ schema_object(cJSON **props, const char *const *required, int nrequired)
 	return s;
 }
 
-#define ID_PATTERN	"^req_[0-9a-hjkmnp-tv-z]{26}$"
+#define ID_PATTERN	"^(req|hold)_[0-9a-hjkmnp-tv-z]{26}$"
 
 static cJSON *
 spend_schema(void)

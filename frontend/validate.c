@@ -11,7 +11,7 @@
 
 #include "frontend.h"
 #include "json.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "log.h"
 #include "spend.h"
 #include "util.h"
@@ -272,8 +272,8 @@ fe_route_match(const char *method, const char *path, const char *query,
 	}
 	if (r->prefix) {
 		rest = path + strlen(r->path);
-		if (spend_check_id(rest) != NULL || strlen(rest) >= idlen) {
-			*why = "id: must be req_ followed by 26 lowercase "
+		if (spend_check_ref(rest) != NULL || strlen(rest) >= idlen) {
+			*why = "id: must be req_ or hold_ followed by 26 lowercase "
 			    "ULID characters";
 			return 400;
 		}

@@ -17,7 +17,7 @@
 
 #include <cJSON.h>
 
-#include "limits.h"
+#include "dinolimits.h"
 
 struct event_base;
 struct event;

@@ -59,6 +59,25 @@ def test_exercise_every_route(st):
     check(len(responses) >= 12, "every route exercised")
 
 
+def test_exercise_dinoctl(st):
+    """Every dinoctl command, human and --json, and the admin socket's raw
+    answers (a reload reads the key again) join the responses checked."""
+    cmds = [["status"], ["spends"], ["metrics"], ["audit", "verify"],
+            ["reload"], ["pause"], ["resume"], ["revoke", "uid:0"],
+            ["restore", "uid:0"], ["log-level", "debug"],
+            ["approve", "hold_00000000000000000000000000"],
+            ["deny", "hold_00000000000000000000000000", "--reason", "x"]]
+    for c in cmds:
+        for mode in ([], ["--json"]):
+            rc, out, err = st.ctl(*(mode + c))
+            responses.append(out + err)
+            check(rc in (0, 66), "dinoctl %s %s: exit %d" % (
+                " ".join(mode), " ".join(c), rc))
+    for url in ("/v1/status", "/v1/spends", "/v1/metrics"):
+        responses.append(repr(st.admin("GET", url)))
+    responses.append(repr(st.admin("POST", "/v1/reload", {})))
+
+
 def test_no_canary_in_responses(st):
     check(not any(st.key in r for r in responses),
           "key in no response body or header")

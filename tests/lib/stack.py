@@ -213,6 +213,7 @@ class Stack:
         os.chmod(self.dir, 0o755)
         self.agent_sock = os.path.join(self.dir, "agent.sock")
         self.ipc_sock = os.path.join(self.dir, "ipc.sock")
+        self.admin_sock = os.path.join(self.dir, "admin.sock")
         self.webhook_sock = os.path.join(self.dir, "webhook.sock")
         if self.webhooks:
             hook = {"url": "http://localhost/webhooks/dino",
@@ -291,6 +292,7 @@ allow_http_loopback yes
 connect_timeout_ms 2000
 total_timeout_ms 5000
 ipc_socket %s
+admin_socket %s
 journal_dir %s
 %slog_level %s
 %s
@@ -308,7 +310,8 @@ principal uid %d {
 %s
 }
 %s
-""" % (self.sandbox_url, self.ipc_sock, self.journal_dir, user_lines,
+""" % (self.sandbox_url, self.ipc_sock, self.admin_sock,
+                self.journal_dir, user_lines,
                 self.log_level, self.config_extra,
                 hook_lines, keyfile, os.geteuid(), self.daily_cap, self.spm,
                 self.principal_extra,
@@ -428,6 +431,35 @@ principal uid %d {
         if key is not None:
             body["idempotency_key"] = key
         return self.agent("POST", "/tools/create_spend", body)
+
+    def ctl(self, *args, uid=None, groups=(), timeout=60):
+        """Runs dinoctl on this stack's admin socket (as uid, with gid uid
+        and the supplementary groups given, when uid is given: root only);
+        returns (exit status, stdout, stderr)."""
+        argv = [os.path.join(BUILD, "dinoctl"), "--socket",
+                self.admin_sock] + list(args)
+        kw = {}
+        if uid is not None:
+            def drop():
+                os.setgroups(list(groups))
+                os.setgid(uid)
+                os.setuid(uid)
+            kw["preexec_fn"] = drop
+        p = subprocess.run(argv, capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL, **kw)
+        return p.returncode, p.stdout, p.stderr
+
+    def ctl_json(self, *args, **kw):
+        """dinoctl --json ARGS: (exit status, parsed stdout or None)."""
+        rc, out, _ = self.ctl("--json", *args, **kw)
+        try:
+            return rc, json.loads(out) if out.strip() else None
+        except ValueError:
+            return rc, None
+
+    def admin(self, method, url, body=None, timeout=30):
+        """A raw request on the admin socket."""
+        return http_unix(self.admin_sock, method, url, body, None, timeout)
 
     def sandbox(self, method, path, body=None):
         host = self.sandbox_url[len("http://"):]

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../../clients/client.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "tap.h"
 
 #define ARGC(a)	((int)(sizeof(a) / sizeof((a)[0])) - 1)

@@ -8,7 +8,7 @@
 #include <cJSON.h>
 
 #include "../../clients/client.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "tap.h"
 
 #define SPEND_ID	"req_01hzz0000000000000000000ab"

@@ -4,7 +4,7 @@
 #include <sodium.h>
 
 #include "json.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "util.h"
 #include "tap.h"
 

@@ -26,7 +26,7 @@
 #include <sodium.h>
 
 #include "../../broker/dino.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "log.h"
 #include "util.h"
 #include "tap.h"

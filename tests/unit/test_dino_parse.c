@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../../broker/dino.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "tap.h"
 
 #define ID	"req_01jwx4k2p00000000000000000"

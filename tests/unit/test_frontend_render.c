@@ -9,7 +9,7 @@
 #include <cJSON.h>
 
 #include "../../frontend/frontend.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "tap.h"
 
 static cJSON *
@@ -182,7 +182,7 @@ test_tools(void)
 	    "create_spend: no additional properties");
 	p = get(get(in, "properties"), "merchant_name");
 	CHECK(get(p, "maxLength")->valuedouble == MERCHANT_NAME_MAX,
-	    "merchant_name maxLength from limits.h");
+	    "merchant_name maxLength from dinolimits.h");
 	p = get(get(in, "properties"), "amount_cents");
 	CHECK(get(p, "maximum")->valuedouble == (double)AMOUNT_CENTS_MAX &&
 	    strcmp(get(p, "type")->valuestring, "integer") == 0,

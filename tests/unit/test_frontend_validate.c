@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../../frontend/frontend.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "spend.h"
 #include "tap.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../../frontend/frontend.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "tap.h"
 
 static int

@@ -11,7 +11,7 @@
 #include <event2/event.h>
 
 #include "ipc.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "tap.h"
 
 /* A raw packet: header fields as given, then payload. */
@@ -382,6 +382,22 @@ side_init(struct side *s, struct event_base *base)
 	s->inorder = 1;
 }
 
+/*
+ * Fills the socket under a peer, so that what it is asked to send next
+ * must queue: a message sent into an empty queue goes out at once.
+ */
+static void
+fill_socket(int fd)
+{
+	static struct ipc_buf b;
+
+	ipc_begin(&b, 4, 0);
+	ipc_put_u32(&b, 0);
+	ipc_finish(&b);
+	while (send(fd, b.data, b.len, MSG_DONTWAIT) == (ssize_t)b.len)
+		;
+}
+
 static void
 test_peer_roundtrip(struct event_base *base)
 {
@@ -535,6 +551,7 @@ test_peer_hangup(struct event_base *base)
 	side_init(&a, base);
 	pair(sv);
 	a.peer = ipc_peer_new(base, sv[0], on_msg, on_close, &a);
+	fill_socket(sv[0]);
 	ipc_peer_send(a.peer, &b);
 	ipc_peer_free(a.peer);
 	event_base_loop(base, EVLOOP_NONBLOCK);
@@ -580,7 +597,11 @@ test_peer_overflow(struct event_base *base)
 	ipc_begin(&b, 4, 0);
 	ipc_put_u32(&b, 0);
 	ipc_finish(&b);
-	/* Nobody reads sv[1] and the loop does not run: all stay queued. */
+	/*
+	 * Nobody reads sv[1], its socket is full and the loop does not run:
+	 * all stay queued.
+	 */
+	fill_socket(sv[0]);
 	for (i = 0; i < IPC_QUEUE_MAX; i++)
 		if (ipc_peer_send(a.peer, &b) != 0)
 			ok = 0;
@@ -655,6 +676,7 @@ on_msg_flood(struct ipc_peer *p, struct ipc_msg *m, void *arg)
 	int i;
 
 	s->nmsg++;
+	fill_socket(ipc_peer_fd(p));
 	ipc_begin(&b, 5, m->hdr.reqid);
 	ipc_finish(&b);
 	for (i = 0; i <= IPC_QUEUE_MAX; i++)

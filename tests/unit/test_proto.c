@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "ipc.h"
-#include "limits.h"
+#include "dinolimits.h"
 #include "proto.h"
 #include "spend.h"
 #include "util.h"

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "limits.h"
+#include "dinolimits.h"
 #include "spend.h"
 #include "util.h"
 #include "tap.h"

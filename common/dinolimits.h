@@ -2,8 +2,8 @@
  * Every limit of the project, as a named constant, in one place.  Each role
  * may add its own section; a limit that two roles share lives here once.
  */
-#ifndef DINO_LIMITS_H
-#define DINO_LIMITS_H
+#ifndef DINO_DINOLIMITS_H
+#define DINO_DINOLIMITS_H
 
 /* Logging. */
 #define LOG_LINE_MAX		2048	/* bytes in one log line */
@@ -109,6 +109,8 @@
 /* broker: the durable, hash-chained journal (broker/journal.c). */
 #define JOURNAL_HASH_LEN	32	/* BLAKE2b-256, bytes */
 #define JOURNAL_HEX_LEN		(2 * JOURNAL_HASH_LEN)
+/* ,"hash":"<hex>"} closing a journal line, before its newline. */
+#define JOURNAL_HASH_MEMBER_LEN	(sizeof(",\"hash\":\"") - 1 + JOURNAL_HEX_LEN + 2)
 #define JOURNAL_LINE_MAX	(64 * 1024)	/* one record, newline included */
 #define JOURNAL_NAME_MAX	64	/* a segment's file name, NUL included */
 #define JOURNAL_SEGMENT_DEF	(64LL * 1024 * 1024)	/* rotate after, bytes */
@@ -188,6 +190,31 @@
 #define DINO_HOST_CONNS_MAX	16	/* connections to Dino at once */
 #define DINO_AUTH_POOL_MAX	256	/* wiped guarded header buffers kept */
 #define DINO_CENTS_ABS_MAX	1000000000000000LL	/* 10^15, budgets */
+#define DINO_EASY_POOL_MAX	64	/* idle curl easy handles kept */
+
+/* broker: the allocator under load (broker/main.c). */
+#define BROKER_MALLOC_TRIM	(16 * 1024 * 1024)	/* heap top kept */
+#define BROKER_MALLOC_MMAP	(1024 * 1024)	/* mmap'd allocations from */
+
+/* broker: admin socket, local holds and metrics (broker/admin.c, ops.c). */
+#define ADMIN_CONNS_MAX		64	/* admin connections at once */
+#define ADMIN_CONNS_PER_UID	8	/* per operator uid (smtpd: 32) */
+#define ADMIN_BODY_MAX		(4 * 1024)	/* request body, bytes */
+#define ADMIN_HEADERS_MAX	(8 * 1024)	/* request line + headers */
+#define ADMIN_TIMEOUT_S		30	/* read/write per connection */
+#define ADMIN_BACKLOG		16	/* listen(2) backlog */
+#define ADMIN_UIDS_MAX		1024	/* resolved members of admin_group */
+#define ADMIN_SPENDS_MAX	1000	/* spends in one listing */
+#define ADMIN_REASON_MAX	DECISION_REASON_MAX	/* deny --reason */
+#define ADMIN_REVOKED_MAX	BROKER_PRINCIPALS_MAX	/* revoked at once */
+#define HOLD_ID_PREFIX		"hold_"	/* a held spend's local id */
+#define HOLD_ID_LEN		(5 + ULID_LEN)	/* "hold_" + ULID */
+#define METRICS_LISTEN_BACKLOG	16	/* metrics_listen listen(2) backlog */
+#define METRICS_TOOLS_MAX	8	/* distinct tool labels counted */
+#define METRICS_OUTCOMES_MAX	32	/* distinct outcomes per tool */
+#define METRICS_LABEL_MAX	48	/* one label value, bytes */
+#define METRICS_BUCKETS		12	/* latency histogram buckets, +Inf apart */
+#define METRICS_TEXT_MAX	(64 * 1024)	/* rendered exposition, bytes */
 
 /* clients: dino and dino mcp (clients/). */
 #define CLIENT_RESPONSE_MAX	(1024 * 1024)	/* one agent API answer, bytes */

@@ -1,0 +1,107 @@
+/*
+ * Spends held for a local operator: the hold's id and its small state
+ * machine (see ops.h).  held -> submitting (approve; the dispatcher sends
+ * it), held -> declined (deny); nothing else leaves or enters "held".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "ops.h"
+#include "spend.h"
+#include "util.h"
+
+#define CROCKFORD_LOWER	"0123456789abcdefghjkmnpqrstvwxyz"
+#define DENY_PREFIX	"denied by a local operator: "
+
+int
+hold_wanted(const struct principal *pr, int64_t amount_cents)
+{
+	return pr->hold_above_cents > 0 && amount_cents > pr->hold_above_cents;
+}
+
+void
+hold_make_id(char out[HOLD_ID_LEN + 1], int64_t now_ms)
+{
+	unsigned char rnd[10];
+	uint64_t t = (uint64_t)now_ms & 0xffffffffffffULL;
+	size_t plen = strlen(HOLD_ID_PREFIX), i;
+	unsigned bits = 0, acc = 0, n = 0;
+
+	memcpy(out, HOLD_ID_PREFIX, plen);
+	/* Ten characters of time, most significant first (48 bits used). */
+	for (i = 0; i < 10; i++)
+		out[plen + 9 - i] = CROCKFORD_LOWER[(t >> (5 * i)) & 31];
+	randombytes_buf(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++) {
+		acc = (acc << 8) | rnd[i];
+		bits += 8;
+		while (bits >= 5) {
+			bits -= 5;
+			out[plen + 10 + n++] = CROCKFORD_LOWER[(acc >> bits) &
+			    31];
+		}
+	}
+	out[HOLD_ID_LEN] = '\0';
+}
+
+void
+hold_begin(struct intent *in, const char *id)
+{
+	snprintf(in->hold_id, sizeof(in->hold_id), "%s", id);
+	in->state = INTENT_HELD;
+	snprintf(in->spend.status, sizeof(in->spend.status), "held");
+	snprintf(in->spend.decision_reason, sizeof(in->spend.decision_reason),
+	    "held for a local operator's approval");
+}
+
+static void
+hold_deny(struct intent_table *t, struct intent *in, const char *reason,
+    int64_t now_ms)
+{
+	struct spend_obj s = in->spend;
+	char now[32];
+
+	snprintf(s.status, sizeof(s.status), "declined");
+	snprintf(s.decision_reason, sizeof(s.decision_reason), "%s%s",
+	    DENY_PREFIX, reason != NULL && reason[0] != '\0' ? reason :
+	    "no reason given");
+	fmt_iso_ms(now, now_ms);
+	memcpy(s.decided_at, now, ISO_TIME_LEN);
+	memcpy(s.updated_at, now, ISO_TIME_LEN);
+	/* Back to a pending state first: intent_set_spend moves forward. */
+	in->state = INTENT_SUBMITTING;
+	intent_set_spend(t, in, &s);
+}
+
+int
+hold_decide(struct intent_table *t, struct intent *in, enum hold_action a,
+    const char *reason, int64_t now_ms, const char **why)
+{
+	if (in->state != INTENT_HELD) {
+		*why = in->hold_id[0] == '\0' ? "this spend was never held" :
+		    "this spend was already decided";
+		return -1;
+	}
+	if (a == HOLD_APPROVE) {
+		in->state = INTENT_SUBMITTING;
+		snprintf(in->spend.status, sizeof(in->spend.status),
+		    "submitting");
+		in->spend.decision_reason[0] = '\0';
+		return 0;
+	}
+	hold_deny(t, in, reason, now_ms);
+	return 0;
+}
+
+void
+hold_view(const struct intent *in, const char *asked, struct spend_obj *out)
+{
+	*out = in->spend;
+	if (in->hold_id[0] == '\0')
+		return;
+	if (out->id[0] == '\0' || (asked != NULL &&
+	    strcmp(asked, in->hold_id) == 0))
+		snprintf(out->id, sizeof(out->id), "%s", in->hold_id);
+}
