@@ -1304,26 +1304,6 @@ config_parse(const char *name, const char *buf, size_t len,
 	return cfg;
 }
 
-/* Reads until len bytes or end of file; -1 on error. */
-static ssize_t
-read_full(int fd, char *buf, size_t len)
-{
-	size_t off = 0;
-	ssize_t r;
-
-	while (off < len) {
-		if ((r = read(fd, buf + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		off += (size_t)r;
-	}
-	return (ssize_t)off;
-}
-
 struct broker_config *
 config_load(const char *path, struct config_errors *errs)
 {

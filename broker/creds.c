@@ -35,25 +35,6 @@ check_key_stat(const struct stat *st, uid_t owner, mode_t mode_mask)
 	return NULL;
 }
 
-static ssize_t
-read_all(int fd, char *buf, size_t len)
-{
-	size_t off = 0;
-	ssize_t r;
-
-	while (off < len) {
-		if ((r = read(fd, buf + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		off += (size_t)r;
-	}
-	return (ssize_t)off;
-}
-
 /*
  * Reads the key in fd into secret memory.  The buffer is one byte larger
  * than the file so that a file growing while we read is noticed.
@@ -66,7 +47,7 @@ read_key(int fd, size_t size, struct creds_key *k)
 
 	if ((k->secret = sodium_malloc(size + 2)) == NULL)
 		fatal("%s: sodium_malloc", __func__);
-	if ((r = read_all(fd, k->secret, size + 1)) == -1)
+	if ((r = read_full(fd, k->secret, size + 1)) == -1)
 		return "could not be read";
 	if ((size_t)r != size)
 		return "changed while it was read";

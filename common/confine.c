@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,50 @@ confine_no_fork_no_files(void)
 	confine_rlimit_zero(RLIMIT_FSIZE, "RLIMIT_FSIZE");
 }
 
+/*
+ * The debug reporter: async-signal-safe, so the number is formatted by hand
+ * and written with write(2), then the process ends as the filter would have
+ * ended it.  Only installed in CONFINE_TRAP_DEBUG mode.
+ */
+static void
+sigsys_report(int sig, siginfo_t *si, void *ctx)
+{
+	char buf[128];
+	char num[12];
+	size_t len, n = 0;
+	unsigned v = (unsigned)si->si_syscall;
+	const char *p;
+
+	len = 0;
+	for (p = program_invocation_short_name; *p != '\0' && len < 64; p++)
+		buf[len++] = *p;
+	for (p = ": seccomp blocked syscall "; *p != '\0'; p++)
+		buf[len++] = *p;
+	do {
+		num[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0 && n < sizeof(num));
+	while (n > 0 && len < sizeof(buf) - 1)
+		buf[len++] = num[--n];
+	buf[len++] = '\n';
+	if (write(STDERR_FILENO, buf, len) < 0)
+		_exit(159);
+	_exit(159);
+}
+
+static void
+trap_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sigsys_report;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) == -1)
+		fatal("%s: sigaction", __func__);
+}
+
 confine_ctx
 confine_begin(enum confine_mode mode, const int *allow, size_t n)
 {
@@ -123,6 +168,8 @@ confine_begin(enum confine_mode mode, const int *allow, size_t n)
 	size_t i;
 	int r;
 
+	if (mode == CONFINE_TRAP_DEBUG)
+		trap_install();
 	def = mode == CONFINE_TRAP_DEBUG ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS;
 	if ((ctx = seccomp_init(def)) == NULL)
 		fatalx("%s: seccomp_init failed", __func__);

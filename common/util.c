@@ -191,6 +191,25 @@ listen_describe(int fd, char *buf, size_t len)
 	return 0;
 }
 
+ssize_t
+read_full(int fd, char *buf, size_t len)
+{
+	size_t off = 0;
+	ssize_t r;
+
+	while (off < len) {
+		if ((r = read(fd, buf + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		off += (size_t)r;
+	}
+	return (ssize_t)off;
+}
+
 int
 parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -15,6 +16,9 @@
 int	listen_on(const char *spec, int backlog, int unix_mode, char *err,
 	    size_t errlen);
 int	listen_describe(int fd, char *buf, size_t len);
+
+/* Reads until len bytes or end of file, retrying EINTR; -1 on error. */
+ssize_t	read_full(int fd, char *buf, size_t len);
 
 /* A whole-string decimal parse into [min, max]; -1 on any junk. */
 int	parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);

@@ -103,53 +103,13 @@ pinned_rules(scmp_filter_ctx ctx, int listen_fd)
 	rule(ctx, SCMP_SYS(mprotect), 1, a);
 }
 
-/*
- * The debug reporter: async-signal-safe, so the number is formatted by
- * hand and written with write(2), then the process ends as the filter
- * would have ended it.
- */
-static void
-sigsys_report(int sig, siginfo_t *si, void *ctx)
-{
-	char buf[64] = "dino-frontend: seccomp blocked syscall ";
-	char num[12];
-	size_t len = strlen(buf), n = 0;
-	unsigned v = (unsigned)si->si_syscall;
-
-	do {
-		num[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0 && n < sizeof(num));
-	while (n > 0 && len < sizeof(buf) - 1)
-		buf[len++] = num[--n];
-	buf[len++] = '\n';
-	if (write(STDERR_FILENO, buf, len) < 0)
-		_exit(159);
-	_exit(159);
-}
-
-static void
-trap_install(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = sigsys_report;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSYS, &sa, NULL) == -1)
-		fatal("%s: sigaction", __func__);
-}
-
 void
 frontend_sandbox(int listen_fd, int debug_trap)
 {
 	confine_ctx ctx;
 
-	if (debug_trap) {
+	if (debug_trap)
 		log_warnx("event=seccomp_debug mode=trap (not for production)");
-		trap_install();
-	}
 	ctx = confine_begin(debug_trap ? CONFINE_TRAP_DEBUG : CONFINE_KILL,
 	    frontend_syscalls, nitems(frontend_syscalls));
 	pinned_rules(ctx, listen_fd);
