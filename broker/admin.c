@@ -59,6 +59,7 @@ struct admin {
 	struct admin_conn_list	 conns;
 	size_t			 nconns;
 	unsigned int		 next_conn;
+	unsigned long		 next_req;
 };
 
 /* One request being served. */
@@ -68,8 +69,9 @@ struct areq {
 	const char		*cmd;
 	uid_t			 uid;
 	unsigned int		 conn;
+	unsigned long		 id;		/* for the log */
 	int64_t			 start;
-	cJSON			*body;		/* POST bodies, or NULL */
+	cJSON			*body;		/* POST body, or NULL */
 	const char		*query;
 };
 
@@ -125,9 +127,9 @@ admin_cap_ok(const uid_t *uids, size_t n, uid_t uid, size_t per_uid,
 static void
 finish(struct areq *r, int status)
 {
-	log_msg(status < 400 ? LOG_INFO : LOG_WARNING, "event=admin conn=%u "
-	    "uid=%lu command=%s status=%d duration_ms=%lld", r->conn,
-	    (unsigned long)r->uid, r->cmd, status,
+	log_msg(status < 400 ? LOG_INFO : LOG_WARNING, "event=admin req=%lu "
+	    "conn=%u uid=%lu command=%s status=%d duration_ms=%lld", r->id,
+	    r->conn, (unsigned long)r->uid, r->cmd, status,
 	    (long long)(mono_ms() - r->start));
 	metrics_admin(&metrics, r->cmd, status);
 	cJSON_Delete(r->body);
@@ -256,7 +258,8 @@ gauges(struct broker *b, struct metrics_gauges *g)
 	TAILQ_FOREACH(in, &b->intents->all, age) {
 		if (in->state == INTENT_HELD)
 			g->spends_held++;
-		if (in->state == INTENT_HELD || in->state == INTENT_SUBMITTING ||
+		if (in->state == INTENT_HELD ||
+		    in->state == INTENT_SUBMITTING ||
 		    (in->state == INTENT_ANSWERED &&
 		    !spend_status_terminal(in->spend.status)))
 			g->intents_open++;
@@ -556,8 +559,9 @@ apply_decision(struct admin_action *act)
 		reply_error(&act->r, 409, "not_held", why);
 		return;
 	}
-	log_info("event=hold_decided hold_id=%s key=%s decision=%s uid=%lu",
-	    in->hold_id, in->derived, act->action, (unsigned long)act->r.uid);
+	log_info("event=hold_decided req=%lu hold_id=%s key=%s decision=%s "
+	    "uid=%lu", act->r.id, in->hold_id, in->derived, act->action,
+	    (unsigned long)act->r.uid);
 	if (approve)
 		broker_send_intent(b, in);
 	reply_ok(&act->r, act->action);
@@ -580,8 +584,9 @@ apply_action(struct admin_action *act)
 		changed = ops_revoke(&b->ops, act->principal);
 	else if (strcmp(a, "restore") == 0)
 		changed = ops_restore(&b->ops, act->principal);
-	log_warnx("event=operator action=%s principal=%s uid=%lu changed=%s",
-	    a, act->principal[0] != '\0' ? act->principal : "-",
+	log_warnx("event=operator req=%lu action=%s principal=%s uid=%lu "
+	    "changed=%s", act->r.id, a, act->principal[0] != '\0' ?
+	    act->principal : "-",
 	    (unsigned long)act->r.uid, changed ? "yes" : "no");
 	reply_ok(&act->r, changed ? a : "unchanged");
 }
@@ -653,6 +658,13 @@ h_decide(struct areq *r)
 	if (in->state != INTENT_HELD) {
 		reply_error(r, 409, "not_held", "this spend is not held (any "
 		    "more)");
+		return;
+	}
+	/* The pause stops all spending, an operator's approvals included. */
+	if (strcmp(r->cmd, "approve") == 0 && (r->a->b->ops.paused ||
+	    r->a->b->cfg->paused)) {
+		reply_error(r, 409, "paused", "spending is paused: resume it "
+		    "before approving, or deny");
 		return;
 	}
 	act = action_new(r, r->cmd);
@@ -731,7 +743,7 @@ h_log_level(struct areq *r)
 		return;
 	}
 	log_setlevel(level);
-	log_warnx("event=log_level level=%s uid=%lu", name,
+	log_warnx("event=log_level req=%lu level=%s uid=%lu", r->id, name,
 	    (unsigned long)r->uid);
 	reply_ok(r, name);
 }
@@ -747,18 +759,18 @@ static const struct route {
 	int			 body;		/* takes a JSON body */
 	void			(*fn)(struct areq *);
 } routes[] = {
-	{ EVHTTP_REQ_GET,  "/v1/status",	"status",    0, h_status },
-	{ EVHTTP_REQ_POST, "/v1/pause",		"pause",     0, h_pause },
-	{ EVHTTP_REQ_POST, "/v1/resume",	"resume",    0, h_pause },
-	{ EVHTTP_REQ_POST, "/v1/revoke",	"revoke",    1, h_revoke },
-	{ EVHTTP_REQ_POST, "/v1/restore",	"restore",   1, h_revoke },
-	{ EVHTTP_REQ_GET,  "/v1/spends",	"spends",    0, h_spends },
-	{ EVHTTP_REQ_POST, "/v1/approve",	"approve",   1, h_decide },
-	{ EVHTTP_REQ_POST, "/v1/deny",		"deny",      1, h_decide },
-	{ EVHTTP_REQ_POST, "/v1/audit/verify",	"audit_verify", 0, h_verify },
-	{ EVHTTP_REQ_GET,  "/v1/metrics",	"metrics",   0, h_metrics },
-	{ EVHTTP_REQ_POST, "/v1/reload",	"reload",    0, h_reload },
-	{ EVHTTP_REQ_POST, "/v1/log-level",	"log_level", 1, h_log_level },
+	{ EVHTTP_REQ_GET,  "/v1/status", "status", 0, h_status },
+	{ EVHTTP_REQ_POST, "/v1/pause", "pause", 0, h_pause },
+	{ EVHTTP_REQ_POST, "/v1/resume", "resume", 0, h_pause },
+	{ EVHTTP_REQ_POST, "/v1/revoke", "revoke", 1, h_revoke },
+	{ EVHTTP_REQ_POST, "/v1/restore", "restore", 1, h_revoke },
+	{ EVHTTP_REQ_GET,  "/v1/spends", "spends", 0, h_spends },
+	{ EVHTTP_REQ_POST, "/v1/approve", "approve", 1, h_decide },
+	{ EVHTTP_REQ_POST, "/v1/deny", "deny", 1, h_decide },
+	{ EVHTTP_REQ_POST, "/v1/audit/verify", "audit_verify", 0, h_verify },
+	{ EVHTTP_REQ_GET,  "/v1/metrics", "metrics", 0, h_metrics },
+	{ EVHTTP_REQ_POST, "/v1/reload", "reload", 0, h_reload },
+	{ EVHTTP_REQ_POST, "/v1/log-level", "log_level", 1, h_log_level },
 };
 
 static const struct route *
@@ -891,8 +903,8 @@ static void
 refuse(struct areq *r, const struct ucred *uc, int status, const char *why)
 {
 	metrics.admin_refused++;
-	log_warnx("event=admin_refused uid=%lu pid=%lu reason=\"%s\"",
-	    uc != NULL ? (unsigned long)uc->uid : 0UL,
+	log_warnx("event=admin_refused req=%lu uid=%lu pid=%lu reason=\"%s\"",
+	    r->id, uc != NULL ? (unsigned long)uc->uid : 0UL,
 	    uc != NULL ? (unsigned long)uc->pid : 0UL, why);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req),
 	    "Connection", "close");
@@ -957,6 +969,8 @@ admin_request(struct evhttp_request *req, void *arg)
 	r.a = a;
 	r.req = req;
 	r.cmd = "-";
+	r.id = ++a->next_req;
+	r.uid = (uid_t)-1;
 	r.start = mono_ms();
 	r.query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 	if (a->metrics_only) {

@@ -627,7 +627,10 @@ handle_create_spend(struct fe_conn *c, struct ipc_msg *m)
 		break;
 	case INTENT_MATCH_REPLAY:
 		r->replayed = 1;
-		if (in->state == INTENT_SUBMITTING)
+		/* A hold is news only once its record is durable. */
+		if (in->state == INTENT_SUBMITTING ||
+		    (in->state == INTENT_HELD && in->jseq == 0 &&
+		    c->b->journal != NULL))
 			intent_wait(r, in);
 		else
 			intent_answer(r, in);

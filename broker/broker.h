@@ -39,13 +39,13 @@ struct broker {
 
 	/* Operator control (issue 7): admin.c, ops.c, reload.c. */
 	struct admin		*admin;		/* NULL without admin_socket */
-	struct admin		*metrics_http;	/* NULL without metrics_listen */
+	struct admin		*metrics_http;	/* or NULL: metrics_listen */
 	struct ops		 ops;
 	const char		*config_path;
-	char			*creds_dir;	/* $CREDENTIALS_DIRECTORY, or NULL */
+	char			*creds_dir;	/* at start, for reloads */
 	int64_t			 started_ms;	/* wall clock */
 	int64_t			 started_mono;
-	int			 ipc_activated;	/* the IPC socket is systemd's */
+	int			 ipc_activated;	/* systemd's IPC socket */
 };
 
 /*

@@ -43,7 +43,7 @@
 static const struct fixed {
 	const char	*name;
 	size_t		 off;
-	int		 kind;		/* 0 string, 1 int64_t, 2 int */
+	int		 kind;	/* 0 string, 1 int64_t, 2 int */
 } fixed[] = {
 	SAME_STR(instance_id), SAME_STR(dino_url), SAME_STR(dino_spend_path),
 	SAME_STR(ca_file), SAME_INT(allow_http_loopback),
@@ -181,13 +181,21 @@ static struct broker_config *
 swap_in(struct broker *b, struct broker_config *nw, const int *amap)
 {
 	struct broker_config *cur = b->cfg, *old;
+	struct principal *pr;
 	struct intent *in;
-	size_t ai;
+	size_t ai, i;
 
 	if ((old = malloc(sizeof(*old))) == NULL)
 		fatal("%s: malloc", __func__);
 	*old = *cur;
 	*cur = *nw;
+	/* The accounts are inline: each principal's link moves with them. */
+	for (i = 0; i < cur->nprincipals; i++) {
+		pr = &cur->principals[i];
+		if (pr->account != NULL)
+			pr->account = &cur->accounts[pr->account -
+			    nw->accounts];
+	}
 	free(nw);
 	TAILQ_FOREACH(in, &b->intents->all, age) {
 		/* Still points into old's principals until we re-point it. */

@@ -279,7 +279,8 @@ check_operands(struct cli *c, const struct cmd_def *d, int argc, char **argv,
 		c->id = argv[optind];
 		if (spend_check_ref(c->id) != NULL)
 			return fail(err, errlen, "not a spend id",
-			    "expected req_ and 26 lowercase characters");
+			    "expected req_ or hold_ and 26 lowercase "
+			    "characters");
 		return 0;
 	}
 	if (n != 0)

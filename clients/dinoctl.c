@@ -21,7 +21,7 @@
 
 #define CTL_SOCKET_DEFAULT	"/run/dino-broker/admin.sock"
 #define CTL_SOCKET_ENV		"DINOCTL_SOCKET"
-#define CTL_TIMEOUT_S		60	/* reload and audit verify may be slow */
+#define CTL_TIMEOUT_S		60	/* reload, audit verify: may be slow */
 
 /* Exit statuses, documented in dinoctl(8); they never change meaning. */
 #define CTL_EXIT_OK		0
@@ -30,7 +30,7 @@
 #define CTL_EXIT_USAGE		64	/* EX_USAGE */
 #define CTL_EXIT_INVALID	65	/* EX_DATAERR: 400 */
 #define CTL_EXIT_NOT_FOUND	66	/* EX_NOINPUT: 404 */
-#define CTL_EXIT_UNAVAILABLE	69	/* EX_UNAVAILABLE: no socket, 503 */
+#define CTL_EXIT_UNAVAILABLE	69	/* EX_UNAVAILABLE: 503, no socket */
 #define CTL_EXIT_INTERNAL	70	/* EX_SOFTWARE: 500, a bad answer */
 #define CTL_EXIT_REFUSED	77	/* EX_NOPERM: 403, not an admin */
 
@@ -239,8 +239,8 @@ print_principals(const cJSON *arr)
 
 	printf("principals:\n");
 	cJSON_ArrayForEach(p, arr) {
-		fmt_cents(spent, sizeof(spent), (int64_t)num(p, "spent_24h_cents"),
-		    NULL);
+		fmt_cents(spent, sizeof(spent),
+		    (int64_t)num(p, "spent_24h_cents"), NULL);
 		fputs("  ", stdout);
 		fmt_safe(stdout, str(p, "id") != NULL ? str(p, "id") : "-");
 		printf("  account ");

@@ -312,7 +312,8 @@ get_id(const cJSON *args, cJSON **bad)
 	*bad = NULL;
 	if (!cJSON_IsString(id) || spend_check_ref(id->valuestring) != NULL) {
 		*bad = invalid_args("Invalid arguments: id must be a spend id: "
-		    "req_ followed by 26 lowercase letters and digits.");
+		    "req_ or hold_ followed by 26 lowercase letters and "
+		    "digits.");
 		return NULL;
 	}
 	return id->valuestring;

@@ -5,10 +5,12 @@ each with an agent waiting; a held spend survives a restart; reload with a
 good and a broken configuration (the old one keeps running, each error is
 reported); metrics parse as Prometheus text and count what the test did."""
 import grp
+import http.client
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -47,8 +49,10 @@ def setup():
         print("1..0 # SKIP needs root (uids, groups)")
         sys.exit(0)
     uid, gid = admin_group()
+    port = S.free_port()
     st = S.Stack(broker_args=os.environ.get("DINO_BROKER_ARGS", "").split(),
-                 config_extra="admin_group %s\n" % ADMIN_GROUP,
+                 config_extra="admin_group %s\nmetrics_listen 127.0.0.1:%d\n"
+                 % (ADMIN_GROUP, port),
                  principal_extra="    hold_above_cents %d\n" % HOLD_ABOVE,
                  blocks_extra="""principal uid %d {
     account default
@@ -58,6 +62,7 @@ def setup():
 """.replace("currency usd", "currencies usd") % OTHER)
     st.__enter__()
     st.admin_uid, st.admin_gid = uid, gid
+    st.metrics_port = port
     return st
 
 
@@ -133,7 +138,8 @@ def test_refused_uid_every_command(st):
     finally:
         os.chmod(st.admin_sock, 0o660)
     log = st.log("broker").decode()
-    check("event=admin_refused uid=%d" % OTHER in log, "refusal logged")
+    check(re.search(r"event=admin_refused req=\d+ uid=%d " % OTHER, log),
+          "refusal logged")
     rc, j = st.ctl_json("status")
     check(rc == 0 and j["paused"] is False, "refused pause had no effect")
 
@@ -192,6 +198,10 @@ def test_hold_then_approve(st):
     rc, lst = st.ctl_json("spends", "--status", "held")
     check(rc == 0 and any(x["hold_id"] == hid for x in lst["spends"]),
           "spends --status held lists it")
+    st.ctl("pause")
+    rc, _, err = st.ctl("approve", hid)
+    check(rc == 1 and "paused" in err, "no approval while paused")
+    st.ctl("resume")
     rc, _, err = st.ctl("approve", hid)
     done["approved"] += 1
     t.join(40)
@@ -333,38 +343,79 @@ def parse_prom(text):
     return samples, types
 
 
-def test_metrics(st):
+def metrics(st):
     rc, text, _ = st.ctl("metrics")
     check(rc == 0, "dinoctl metrics")
-    samples, types = parse_prom(text)
+    return parse_prom(text) + (text,)
+
+
+def test_metrics(st):
+    """Counters are per broker process: the deltas over what this test
+    does must match exactly."""
+    before, _, _ = metrics(st)
+    s, j = spend(st, HOLD_ABOVE + 7)
+    st.ctl("approve", j["id"])
+    os.chmod(st.admin_sock, 0o666)
+    try:
+        st.ctl("status", uid=OTHER)
+    finally:
+        os.chmod(st.admin_sock, 0o660)
+    s, _ = spend(st, 100)
+    after, types, text = metrics(st)
+
+    def delta(name, *labels):
+        k = (name, tuple(sorted(labels)))
+        return after.get(k, 0) - before.get(k, 0)
     check(types.get("dino_broker_requests_total") == "counter",
           "requests_total is a counter")
-    held = samples.get(("dino_broker_requests_total",
-                        (("outcome", "held"), ("tool", "create_spend"))), 0)
-    check(held >= done["held"], "held creates counted (%d >= %d)" %
-          (held, done["held"]))
-    appr = samples.get(("dino_broker_admin_requests_total",
-                        (("command", "approve"), ("status", "200"))), 0)
-    check(appr >= done["approved"], "approvals counted")
-    check(samples.get(("dino_broker_admin_refused_total", ()), 0) >=
-          len(COMMANDS), "refusals counted")
-    check(samples.get(("dino_broker_reload_failures_total", ()), 0) >= 2,
-          "failed reloads counted")
+    check(delta("dino_broker_requests_total", ("tool", "create_spend"),
+                ("outcome", "held")) == 1, "one held create counted")
+    check(delta("dino_broker_requests_total", ("tool", "create_spend"),
+                ("outcome", "approved")) == 1, "one approved create counted")
+    check(delta("dino_broker_admin_requests_total", ("command", "approve"),
+                ("status", "200")) == 1, "one approval counted")
+    check(delta("dino_broker_admin_refused_total") == 1,
+          "one refusal counted")
     name = "dino_broker_dino_call_duration_seconds"
     check(types.get(name) == "histogram", "Dino latency histogram")
+    check(delta(name + "_count", ("call", "create_spend")) == 2,
+          "two Dino create attempts observed")
     lab = ("call", "create_spend")
-    buckets = sorted((float(dict(k[1])["le"]) if dict(k[1])["le"] !=
-                      "+Inf" else float("inf"), v) for k, v in
-                     samples.items() if k[0] == name + "_bucket" and
-                     lab in k[1])
+    buckets = sorted((float(dict(k[1])["le"]), v) for k, v in after.items()
+                     if k[0] == name + "_bucket" and lab in k[1])
     counts = [v for _, v in buckets]
-    check(counts == sorted(counts) and counts[-1] ==
-          samples[(name + "_count", (lab,))] and counts[-1] > 0,
+    check(counts and counts == sorted(counts) and counts[-1] ==
+          after[(name + "_count", (lab,))],
           "histogram buckets cumulative, +Inf == count")
-    check(("dino_broker_waiters", ()) in samples and
-          ("dino_broker_frontend_connections", ()) in samples,
+    check(("dino_broker_waiters", ()) in after and
+          ("dino_broker_frontend_connections", ()) in after and
+          after[("dino_broker_frontend_connections", ())] == 1,
           "waiters and connections gauges")
+    check(types.get("dino_broker_journal_commit_duration_seconds") ==
+          "histogram", "journal commit latency histogram")
     check(st.key not in text, "no key in metrics")
+
+
+def test_metrics_listen(st):
+    conn = http.client.HTTPConnection("127.0.0.1", st.metrics_port,
+                                      timeout=10)
+    conn.request("GET", "/metrics")
+    r = conn.getresponse()
+    body = r.read().decode()
+    check(r.status == 200 and "text/plain" in r.getheader("Content-Type")
+          and "dino_broker_requests_total" in body,
+          "metrics_listen serves GET /metrics")
+    samples, _ = parse_prom(body)
+    check(len(samples) > 20, "parses as Prometheus text")
+    conn.request("GET", "/v1/status")
+    r = conn.getresponse()
+    r.read()
+    check(r.status == 404, "and nothing else (no admin commands)")
+    conn.request("POST", "/v1/pause", body=b"{}")
+    r = conn.getresponse()
+    r.read()
+    check(r.status == 404, "no pause over the metrics endpoint")
+    conn.close()
 
 
 def test_no_secret_in_outputs(st):
@@ -374,6 +425,80 @@ def test_no_secret_in_outputs(st):
         outs.append("".join(st.ctl(*c)[1:]))
     check(not any(st.key in o for o in outs), "no key in dinoctl output")
     check(st.key.encode() not in st.log("broker"), "no key in broker log")
+
+
+def notifications(sock, want, timeout=10):
+    got = []
+    deadline = time.time() + timeout
+    while time.time() < deadline and want not in got:
+        sock.settimeout(max(0.05, deadline - time.time()))
+        try:
+            got.append(sock.recv(4096).decode())
+        except socket.timeout:
+            break
+    return got
+
+
+def test_broker_activation_and_notify(st):
+    """The broker takes "ipc" and "admin" from socket activation and
+    reports READY=1, RELOADING=1 then READY=1, WATCHDOG=1, STOPPING=1."""
+    st.kill("frontend")
+    st.kill("broker")
+    socks = []
+    for path, kind, mode in ((st.ipc_sock, socket.SOCK_SEQPACKET, 0o666),
+                             (st.admin_sock, socket.SOCK_STREAM, 0o600)):
+        if os.path.exists(path):
+            os.unlink(path)
+        ls = socket.socket(socket.AF_UNIX, kind)
+        ls.bind(path)
+        os.chmod(path, mode)
+        ls.listen(16)
+        socks.append(ls)
+    npath = os.path.join(st.dir, "notify.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(npath)
+    os.chmod(npath, 0o666)
+    # LeakSanitizer at exit needs ptrace, which the filter refuses: a
+    # sanitizer build would end with SIGSYS instead of its exit status.
+    env = dict(os.environ, LISTEN_FDS="2", LISTEN_FDNAMES="ipc:admin",
+               NOTIFY_SOCKET=npath, WATCHDOG_USEC="400000",
+               ASAN_OPTIONS="detect_leaks=0")
+    fds = [s_.fileno() for s_ in socks]
+    err = open(os.path.join(st.dir, "broker.log"), "ab")
+    p = subprocess.Popen(
+        ["/bin/sh", "-c", 'LISTEN_PID=$$ WATCHDOG_PID=$$ exec "$@" '
+         '3<&%d 4<&%d' % tuple(fds), "sh",
+         os.path.join(S.BUILD, "dino-broker"), "-f", st.config]
+        + st.broker_args,
+        env=env, pass_fds=fds, stdin=subprocess.DEVNULL, stdout=err,
+        stderr=err)
+    st.procs["broker"] = p
+    for s_ in socks:
+        s_.close()
+    check("READY=1" in notifications(ns, "READY=1"), "broker READY=1")
+    st.start_frontend()
+    s, j = spend(st, 100)
+    check(s == 200, "serves the frontend on the activated IPC socket")
+    rc, out, _ = st.ctl("status")
+    check(rc == 0, "dinoctl on the activated admin socket")
+    check("WATCHDOG=1" in notifications(ns, "WATCHDOG=1", timeout=5),
+          "WATCHDOG=1 at half the interval")
+    p.send_signal(signal.SIGHUP)
+    got = notifications(ns, "READY=1", timeout=5)
+    check("RELOADING=1" in got and got.index("RELOADING=1") <
+          got.index("READY=1"), "SIGHUP: RELOADING=1 then READY=1")
+    log = st.log("broker").decode()
+    check("event=socket_activated name=ipc" in log and
+          "event=socket_activated name=admin" in log, "activation logged")
+    st.kill("frontend")
+    p.send_signal(signal.SIGTERM)
+    check("STOPPING=1" in notifications(ns, "STOPPING=1", timeout=5),
+          "STOPPING=1 on SIGTERM")
+    p.wait(timeout=10)
+    check(p.returncode == 0, "clean exit (%d)" % p.returncode)
+    st.procs.pop("broker", None)
+    check(os.path.exists(st.ipc_sock), "systemd's IPC socket left in place")
+    ns.close()
 
 
 tap.run(globals(), setup, teardown)

@@ -91,7 +91,8 @@ def test_example_config_parses(d):
         return
     S.ensure_user(S.BROKER_USER)
     S.ensure_user(S.FRONTEND_USER)
-    subprocess.run(["groupadd", "-f", "--system", "dino-agents"], check=True)
+    for g in ("dino-agents", "dino-admin"):
+        subprocess.run(["groupadd", "-f", "--system", g], check=True)
     creds = tempfile.mkdtemp(prefix="dino-creds.")
     for name, value in (("dino-default.key", "din_test_example"),
                         ("dino-webhook.secret", "whsec_example")):

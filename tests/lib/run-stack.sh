@@ -48,6 +48,14 @@ PYEOF
 umask 022
 SEED="$RUN/seed.json"
 
+# The admin socket (dinoctl): the broker admits root and its own user; as
+# root under sudo, the invoking user's primary group is the admin group.
+admin="admin_socket $top/$RUN/admin.sock"
+if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ]; then
+	admin="$admin
+admin_group $(id -gn "$SUDO_USER")"
+fi
+
 users=""
 if [ "$(id -u)" -eq 0 ]; then
 	for u in dino-broker dino-frontend; do
@@ -87,19 +95,22 @@ journal_dir $top/$RUN/journal
 webhook_listen unix:$top/$RUN/webhook.sock
 webhook_secret_file $top/$RUN/keys/webhook.secret
 $users
+$admin
 log_level info
 
 account default {
 	key_file $top/$RUN/keys/default.key
 }
 
-# The user who started make run may spend from the default account.
+# The user who started make run may spend from the default account; spends
+# above 500.00 usd wait for \`dinoctl approve\` (a local hold).
 principal uid $(id -u) {
 	account default
 	max_amount_cents 100000
 	daily_cap_cents 1000000
 	spends_per_minute 60
 	currencies usd
+	hold_above_cents 50000
 }
 CONF
 
@@ -153,6 +164,15 @@ Try:
   $B/dino --socket $RUN/agent.sock spend --amount-cents 30000 --currency usd \
       --merchant OpenAI --reason "fine-tuning" --wait 120
   $B/dino-sandbox approve req_... --url $url     # from another shell
+
+Operator control (admin socket $RUN/admin.sock):
+  export DINOCTL_SOCKET=$top/$RUN/admin.sock
+  $B/dinoctl status
+  $B/dino --socket $RUN/agent.sock spend --amount-cents 60000 --currency usd \\
+      --merchant AWS --reason "held for approval" --wait 120 &
+  $B/dinoctl spends --status held
+  $B/dinoctl approve hold_...      # or: $B/dinoctl deny hold_... --reason "no"
+  $B/dinoctl pause; $B/dinoctl resume; $B/dinoctl metrics
 
 Press Ctrl-C to stop.
 MSG
