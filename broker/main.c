@@ -48,6 +48,7 @@ struct options {
 	int		 verbose;
 	int		 recover;
 	const char	*verify_journal;
+	const char	*self_test;
 };
 
 static void __attribute__((noreturn))
@@ -55,6 +56,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: dino-broker -f CONFIG [-n] [-v] [--recover] "
 	    "[--debug-seccomp-trap] [--no-seccomp]\n"
+	    "                   [--self-test-seccomp=execve|ptrace]\n"
 	    "       dino-broker --verify-journal DIR\n");
 	exit(2);
 }
@@ -67,6 +69,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "debug-seccomp-trap", no_argument, NULL, 'T' },
 		{ "recover", no_argument, NULL, 'R' },
 		{ "verify-journal", required_argument, NULL, 'J' },
+		{ "self-test-seccomp", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -94,6 +97,12 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'J':
 			o->verify_journal = optarg;
+			break;
+		case 'X':
+			if (strcmp(optarg, "execve") != 0 &&
+			    strcmp(optarg, "ptrace") != 0)
+				usage();
+			o->self_test = optarg;
 			break;
 		default:
 			usage();
@@ -414,6 +423,10 @@ main(int argc, char **argv)
 	/* The journal's replay (issue 4) has filled the table by now. */
 	poll_resume_all(b.poller);
 	confine(&b, &o, webhook_fd);
+	if (o.self_test != NULL) {
+		broker_self_test_seccomp(o.self_test);
+		fatalx("the seccomp filter did not stop %s", o.self_test);
+	}
 	/* After the filter: the writer thread must inherit it. */
 	if (journal_start_writer(b.journal) == -1)
 		log_warnx("event=journal_writer_failed errno=\"%s\" "

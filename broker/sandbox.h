@@ -20,6 +20,14 @@ void	broker_sandbox(int listen_fd, int webhook_fd, const char *ipc_path,
  * files (see journal_rules() in sandbox.c).
  */
 void	broker_sandbox_journal(int dirfd);
+
+/*
+ * --self-test-seccomp=NAME: a test of the filter, not a feature.  Right
+ * after confinement the broker makes one forbidden call (execve or
+ * ptrace); the filter must kill it.  If the call returns, the broker exits
+ * instead of serving, so the flag can never weaken anything.
+ */
+void	broker_self_test_seccomp(const char *what);
 /*
  * Before broker_sandbox(): one more listener accept4 may use (the admin
  * socket, the metrics endpoint), and the path a clean stop may unlink

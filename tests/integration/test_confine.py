@@ -92,6 +92,38 @@ def test_forbidden_syscalls_kill(st):
         check(rc == -signal.SIGSYS, "frontend killed by SIGSYS on " + call)
 
 
+def test_broker_forbidden_syscalls_kill(st):
+    # A second broker on the same configuration, with its own IPC socket
+    # and journal, confines itself and then makes one forbidden call.
+    for call in ("execve", "ptrace"):
+        d = tempfile.mkdtemp(prefix="dino-seccomp-broker.")
+        os.chmod(d, 0o755)
+        jdir = os.path.join(d, "journal")
+        os.mkdir(jdir, 0o700)
+        with open(st.config) as f:
+            conf = f.read()
+        conf = conf.replace(st.ipc_sock, os.path.join(d, "ipc.sock"))
+        conf = conf.replace(st.journal_dir, jdir)
+        conf = "\n".join(l for l in conf.splitlines()
+                         if not l.startswith(("webhook_", "admin_",
+                                              "metrics_listen")))
+        path = os.path.join(d, "broker.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        if S.IS_ROOT:
+            os.chown(jdir, S.pwd.getpwnam(S.BROKER_USER).pw_uid, -1)
+        p = subprocess.run([os.path.join(S.BUILD, "dino-broker"), "-f", path,
+                            "--self-test-seccomp=" + call],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=30)
+        check(p.returncode == -signal.SIGSYS,
+              "broker killed by SIGSYS on " + call)
+        if p.returncode != -signal.SIGSYS:
+            print("# " + p.stderr.decode(errors="replace")[-800:]
+                  .replace("\n", "\n# "))
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_restart_frontend(st):
     st.kill("frontend", signal.SIGKILL)
     st.start_frontend()
