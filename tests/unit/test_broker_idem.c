@@ -80,6 +80,9 @@ req_init(struct msg_create_spend *r, int64_t amount, const char *merchant,
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
 }
 
+/* Intents belong to a principal; the tests need one, with no account. */
+static struct principal test_pr;
+
 static void
 test_match(void)
 {
@@ -92,7 +95,7 @@ test_match(void)
 	req_init(&r, 100, "AWS", "compute");
 	CHECK(intent_match(t, k, &r, &found) == INTENT_MATCH_NONE &&
 	    found == NULL, "unknown key: new");
-	in = intent_add(t, k, "key-1", 1000, NULL, &r, T0);
+	in = intent_add(t, k, "key-1", 1000, &test_pr, &r, T0);
 	CHECK(in != NULL && strcmp(in->spend.status, "submitting") == 0 &&
 	    strcmp(in->spend.idempotency_key, "key-1") == 0 &&
 	    in->spend.created_at[0] != '\0', "new intent is submitting");
@@ -128,7 +131,7 @@ test_status_forward(void)
 	struct intent *in;
 
 	req_init(&r, 100, "AWS", "");
-	in = intent_add(t, "dbk_1", "key-1", 1000, NULL, &r, T0);
+	in = intent_add(t, "dbk_1", "key-1", 1000, &test_pr, &r, T0);
 	s = in->spend;
 	strcpy(s.id, "req_01arz3ndektsv4rrffq69g5fav");
 	strcpy(s.status, "needs_approval");
@@ -163,15 +166,15 @@ test_eviction(void)
 
 	t->max = 2;
 	req_init(&r, 100, "AWS", "");
-	a = intent_add(t, "dbk_a", "a", 1000, NULL, &r, T0);
-	b = intent_add(t, "dbk_b", "b", 1000, NULL, &r, T0);
-	CHECK(intent_add(t, "dbk_c", "c", 1000, NULL, &r, T0) == NULL,
+	a = intent_add(t, "dbk_a", "a", 1000, &test_pr, &r, T0);
+	b = intent_add(t, "dbk_b", "b", 1000, &test_pr, &r, T0);
+	CHECK(intent_add(t, "dbk_c", "c", 1000, &test_pr, &r, T0) == NULL,
 	    "full of unfinished intents: refused");
 	memset(&e, 0, sizeof(e));
 	e.http_status = 400;
 	strcpy(e.code, "invalid_request");
 	intent_set_refused(a, &e);
-	c = intent_add(t, "dbk_c", "c", 1000, NULL, &r, T0);
+	c = intent_add(t, "dbk_c", "c", 1000, &test_pr, &r, T0);
 	CHECK(c != NULL && t->n == 2, "finished intent evicted for room");
 	CHECK(intent_match(t, "dbk_a", &r, &a) == INTENT_MATCH_NONE &&
 	    intent_match(t, "dbk_b", &r, &a) == INTENT_MATCH_REPLAY,
