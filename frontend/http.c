@@ -492,7 +492,8 @@ route_get_spend(struct fe_call *call, const char *id)
 	snprintf(m.id, sizeof(m.id), "%s", id);
 	if (msg_get_spend_enc(&b, call->reqid, &m) == -1)
 		fe_call_error(call, 400, "invalid_request",
-		    "id: must be req_ or hold_ followed by 26 lowercase ULID characters");
+		    "id: must be req_ or hold_ followed by 26 lowercase ULID "
+		    "characters");
 	else
 		frontend_broker_call(call, &b);
 }
@@ -506,8 +507,9 @@ route_local(struct fe_call *call)
 		fe_call_reply(call, 200, call->fe->tools_json);
 		return;
 	}
+	/* Connected means able to serve tools: the broker's limits arrived. */
 	if ((body = fe_render_health(call->fe->broker != NULL &&
-	    !call->fe->broker_lost)) == NULL) {
+	    !call->fe->broker_lost && call->fe->configured)) == NULL) {
 		fe_call_error(call, 500, "internal_error", "out of memory");
 		return;
 	}
@@ -691,8 +693,13 @@ frontend_http_init(struct frontend *fe, int listen_fd, long nofile)
 		return -1;
 	http_limits(fe, nofile);
 	evhttp_set_gencb(fe->http, http_request, fe);
+	/*
+	 * Backlog 0: the socket already listens with FRONTEND_BACKLOG, and
+	 * -1 would make libevent listen() again with 128, which 256 agents
+	 * connecting at once overflowed (a UNIX connect then fails).
+	 */
 	fe->listener = evconnlistener_new(fe->base, NULL, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd);
 	if (fe->listener == NULL)
 		return -1;
 	accept_fe = fe;

@@ -380,6 +380,8 @@ def test_corrupt_journal_refuses_start(st):
     s, _, j = st.create(1200, "AWS", "journal",
                         key="after-recover-%f" % time.time())
     check(s == 200, "--recover: the broker starts and spends")
+    if s != 200:
+        print("# %r %r" % (s, j))
     kinds = [r["type"] for r in records(st)]
     check("recovery" in kinds, "--recover: a recovery record")
     check(glob.glob(os.path.join(st.journal_dir, "*.corrupt-*")),
