@@ -22,7 +22,7 @@
 static const char *
 unix_dir_unsafe(const char *path)
 {
-	static char why[PATH_MAX + 96];
+	static char why[PATH_MAX + 256];
 	char dir[PATH_MAX];
 	const char *slash;
 	struct stat st;
