@@ -377,7 +377,7 @@ intent_answer(struct request *r, struct intent *in)
 	struct spend_obj v;
 
 	if (in->state == INTENT_REFUSED)
-		answer_msg_error(r, &in->refusal);
+		answer_msg_error(r, in->refusal);
 	else {
 		hold_view(in, NULL, &v);
 		answer_spend(r, &v, r->replayed);
@@ -441,7 +441,7 @@ create_done_cb(const struct dino_result *res, void *arg)
 	journal_outcome(in, res);
 	log_info("event=dino_create key=%s outcome=%s http_status=%ld "
 	    "attempts=%d spend_id=%s dino_request_id=%s", in->derived,
-	    in->state == INTENT_REFUSED ? in->refusal.code : in->spend.status,
+	    in->state == INTENT_REFUSED ? in->refusal->code : in->spend.status,
 	    res->http_status, res->attempts,
 	    in->spend.id[0] != '\0' ? in->spend.id : "-", res->request_id);
 	intent_answer_all(in, res);
@@ -838,7 +838,8 @@ broker_spend_changed(struct intent *in, void *arg)
 	}
 	if (spend_check_id(in->spend.id) != NULL)
 		return;
-	push_spend(b, &in->spend);
+	intent_spend_get(in, &v);
+	push_spend(b, &v);
 	if (spend_status_terminal(in->spend.status))
 		poll_forget(b->poller, in->spend.id);
 	else if (strcmp(in->spend.status, "needs_approval") == 0)

@@ -49,20 +49,25 @@ hold_make_id(char out[HOLD_ID_LEN + 1], int64_t now_ms)
 void
 hold_begin(struct intent *in, const char *id)
 {
+	struct spend_obj s;
+
 	snprintf(in->hold_id, sizeof(in->hold_id), "%s", id);
 	in->state = INTENT_HELD;
-	snprintf(in->spend.status, sizeof(in->spend.status), "held");
-	snprintf(in->spend.decision_reason, sizeof(in->spend.decision_reason),
+	intent_spend_get(in, &s);
+	snprintf(s.status, sizeof(s.status), "held");
+	snprintf(s.decision_reason, sizeof(s.decision_reason),
 	    "held for a local operator's approval");
+	intent_spend_put(in, &s);
 }
 
 static void
 hold_deny(struct intent_table *t, struct intent *in, const char *reason,
     int64_t now_ms)
 {
-	struct spend_obj s = in->spend;
+	struct spend_obj s;
 	char now[32];
 
+	intent_spend_get(in, &s);
 	snprintf(s.status, sizeof(s.status), "declined");
 	snprintf(s.decision_reason, sizeof(s.decision_reason), "%s%s",
 	    DENY_PREFIX, reason != NULL && reason[0] != '\0' ? reason :
@@ -79,6 +84,8 @@ int
 hold_decide(struct intent_table *t, struct intent *in, enum hold_action a,
     const char *reason, int64_t now_ms, const char **why)
 {
+	struct spend_obj s;
+
 	if (in->state != INTENT_HELD) {
 		*why = in->hold_id[0] == '\0' ? "this spend was never held" :
 		    "this spend was already decided";
@@ -86,9 +93,10 @@ hold_decide(struct intent_table *t, struct intent *in, enum hold_action a,
 	}
 	if (a == HOLD_APPROVE) {
 		in->state = INTENT_SUBMITTING;
-		snprintf(in->spend.status, sizeof(in->spend.status),
-		    "submitting");
-		in->spend.decision_reason[0] = '\0';
+		intent_spend_get(in, &s);
+		snprintf(s.status, sizeof(s.status), "submitting");
+		s.decision_reason[0] = '\0';
+		intent_spend_put(in, &s);
 		return 0;
 	}
 	hold_deny(t, in, reason, now_ms);
@@ -98,7 +106,7 @@ hold_decide(struct intent_table *t, struct intent *in, enum hold_action a,
 void
 hold_view(const struct intent *in, const char *asked, struct spend_obj *out)
 {
-	*out = in->spend;
+	intent_spend_get(in, out);
 	if (in->hold_id[0] == '\0')
 		return;
 	if (out->id[0] == '\0' || (asked != NULL &&

@@ -2,6 +2,7 @@
  * Spend intents: key derivation, the in-memory table, and forward-only
  * status updates (see intent.h).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,99 @@
 
 /* Domain separation: these hashes mean nothing in any other protocol. */
 #define IDEM_TAG	"dino-broker idempotency v1"
+
+/*
+ * The intent's text fields, all kept in its one text block (intent.h).
+ * max is the field's bound where it entered (validators, Dino parser);
+ * packing enforces it again, so that a block never outgrows the old
+ * fixed-size fields.
+ */
+enum intent_text {
+	TXT_AGENT,
+	TXT_AGENT_KEY,
+	TXT_MERCHANT,
+	TXT_REASON,
+	TXT_SP_DECISION_REASON,
+	TXT_SP_BUDGET_PERIOD,
+	TXT_SP_MERCHANT,
+	TXT_SP_REASON,
+	TXT_SP_APPROVAL_URL,
+	TXT_SP_TEAM_ID,
+	TXT_SP_AGENT_ACCOUNT_ID,
+	TXT_N
+};
+
+static const struct {
+	size_t	off;		/* of the const char * in struct intent */
+	size_t	max;
+} text_field[TXT_N] = {
+	[TXT_AGENT] = { offsetof(struct intent, agent), AGENT_LABEL_MAX },
+	[TXT_AGENT_KEY] =
+	    { offsetof(struct intent, agent_key), IDEMPOTENCY_KEY_MAX },
+	[TXT_MERCHANT] =
+	    { offsetof(struct intent, merchant_name), MERCHANT_NAME_MAX },
+	[TXT_REASON] = { offsetof(struct intent, reason), REASON_MAX },
+	[TXT_SP_DECISION_REASON] = { offsetof(struct intent,
+	    spend.decision_reason), DECISION_REASON_MAX },
+	[TXT_SP_BUDGET_PERIOD] = { offsetof(struct intent,
+	    spend.budget_period), BUDGET_PERIOD_MAX },
+	[TXT_SP_MERCHANT] = { offsetof(struct intent, spend.merchant_name),
+	    MERCHANT_NAME_MAX },
+	[TXT_SP_REASON] = { offsetof(struct intent, spend.reason),
+	    REASON_MAX },
+	[TXT_SP_APPROVAL_URL] = { offsetof(struct intent,
+	    spend.approval_url), APPROVAL_URL_MAX },
+	[TXT_SP_TEAM_ID] = { offsetof(struct intent, spend.team_id),
+	    ACCOUNT_ID_MAX },
+	[TXT_SP_AGENT_ACCOUNT_ID] = { offsetof(struct intent,
+	    spend.agent_account_id), ACCOUNT_ID_MAX },
+};
+
+static const char **
+text_slot(struct intent *in, int i)
+{
+	return (const char **)(void *)((char *)in + text_field[i].off);
+}
+
+/*
+ * Replaces the intent's text block by one holding src[], each cut to its
+ * field's bound.  An empty string is the constant "", and a string equal
+ * to an earlier one shares its bytes.  src may point into the old block:
+ * it is freed only after the copy.
+ */
+static void
+text_pack(struct intent *in, const char *src[TXT_N])
+{
+	size_t len[TXT_N], off[TXT_N], total = 0;
+	int first[TXT_N], i, j;
+	char *block;
+
+	for (i = 0; i < TXT_N; i++) {
+		len[i] = strnlen(src[i], text_field[i].max);
+		first[i] = i;
+		for (j = 0; j < i && len[i] > 0; j++)
+			if (first[j] == j && len[j] == len[i] &&
+			    memcmp(src[j], src[i], len[i]) == 0) {
+				first[i] = j;
+				break;
+			}
+		if (len[i] > 0 && first[i] == i) {
+			off[i] = total;
+			total += len[i] + 1;
+		}
+	}
+	if ((block = malloc(total > 0 ? total : 1)) == NULL)
+		fatal("%s: malloc", __func__);
+	for (i = 0; i < TXT_N; i++)
+		if (len[i] > 0 && first[i] == i) {
+			memcpy(block + off[i], src[i], len[i]);
+			block[off[i] + len[i]] = '\0';
+		}
+	for (i = 0; i < TXT_N; i++)
+		*text_slot(in, i) = len[i] == 0 ? "" : block + off[first[i]];
+	free(in->text);
+	in->text = block;
+}
 
 static void
 hash_lp(crypto_generichash_state *st, const char *s)
@@ -162,51 +256,46 @@ evict_one(struct intent_table *t)
 	return -1;
 }
 
-static void
-init_spend(struct intent *in, int64_t now_ms)
-{
-	struct spend_obj *s = &in->spend;
-	char now[32];
-
-	memset(s, 0, sizeof(*s));
-	strcpy(s->status, "submitting");
-	s->amount_cents = in->amount_cents;
-	strcpy(s->currency, in->currency);
-	strcpy(s->merchant_name, in->merchant_name);
-	strcpy(s->reason, in->reason);
-	strcpy(s->idempotency_key, in->agent_key);
-	fmt_iso_ms(now, now_ms);
-	/* fmt_iso_ms() writes exactly ISO_TIME_LEN characters. */
-	memcpy(s->created_at, now, ISO_TIME_LEN);
-	memcpy(s->updated_at, now, ISO_TIME_LEN);
-}
-
 struct intent *
 intent_add(struct intent_table *t, const char *derived, const char *agent_key,
     uid_t owner, struct principal *pr, const struct msg_create_spend *req,
     int64_t now_ms)
 {
 	struct intent *in;
+	const char *src[TXT_N];
+	char now[32];
+	int i;
 
 	if (t->n >= t->max && evict_one(t) == -1)
 		return NULL;
 	if ((in = calloc(1, sizeof(*in))) == NULL)
 		fatal("%s: calloc", __func__);
 	snprintf(in->derived, sizeof(in->derived), "%s", derived);
-	snprintf(in->agent_key, sizeof(in->agent_key), "%s", agent_key);
 	in->table = t;
 	in->owner_uid = owner;
 	in->principal = pr;
 	in->account = pr->account;
-	snprintf(in->agent, sizeof(in->agent), "%s", req->caller.agent);
 	in->amount_cents = req->amount_cents;
 	snprintf(in->currency, sizeof(in->currency), "%s", req->currency);
-	snprintf(in->merchant_name, sizeof(in->merchant_name), "%s",
-	    req->merchant_name);
-	snprintf(in->reason, sizeof(in->reason), "%s", req->reason);
+	for (i = 0; i < TXT_N; i++)
+		src[i] = "";
+	src[TXT_AGENT] = req->caller.agent;
+	src[TXT_AGENT_KEY] = agent_key;
+	src[TXT_MERCHANT] = src[TXT_SP_MERCHANT] = req->merchant_name;
+	src[TXT_REASON] = src[TXT_SP_REASON] = req->reason;
+	text_pack(in, src);
 	in->state = INTENT_SUBMITTING;
 	in->created_ms = now_ms;
-	init_spend(in, now_ms);
+
+	/* The spend, "submitting" until Dino names it. */
+	strcpy(in->spend.status, "submitting");
+	in->spend.amount_cents = in->amount_cents;
+	strcpy(in->spend.currency, in->currency);
+	fmt_iso_ms(now, now_ms);
+	/* fmt_iso_ms() writes exactly ISO_TIME_LEN characters. */
+	memcpy(in->spend.created_at, now, ISO_TIME_LEN);
+	memcpy(in->spend.updated_at, now, ISO_TIME_LEN);
+
 	TAILQ_INIT(&in->waiters);
 	LIST_INSERT_HEAD(&t->keys[bucket(t, derived)], in, by_key);
 	TAILQ_INSERT_TAIL(&t->all, in, age);
@@ -223,6 +312,8 @@ intent_remove(struct intent_table *t, struct intent *in)
 		LIST_REMOVE(in, by_id);
 	TAILQ_REMOVE(&t->all, in, age);
 	t->n--;
+	free(in->refusal);
+	free(in->text);
 	free(in);
 }
 
@@ -295,10 +386,7 @@ intent_set_spend(struct intent_table *t, struct intent *in,
 	    strcmp(in->spend.status, s->status) != 0;
 	was_answered = in->state == INTENT_ANSWERED;
 	snprintf(from, sizeof(from), "%s", in->spend.status);
-	in->spend = *s;
-	/* The agent's own key, so that it can retry with it. */
-	snprintf(in->spend.idempotency_key, sizeof(in->spend.idempotency_key),
-	    "%s", in->agent_key);
+	intent_spend_put(in, s);
 	in->state = INTENT_ANSWERED;
 	index_id(t, in);
 	if (strcmp(s->status, "declined") == 0 ||
@@ -313,10 +401,81 @@ intent_set_spend(struct intent_table *t, struct intent *in,
 }
 
 void
+intent_spend_get(const struct intent *in, struct spend_obj *out)
+{
+	const struct intent_spend *c = &in->spend;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->id, sizeof(out->id), "%s", c->id);
+	snprintf(out->status, sizeof(out->status), "%s", c->status);
+	snprintf(out->decision_reason, sizeof(out->decision_reason), "%s",
+	    c->decision_reason);
+	snprintf(out->budget_period, sizeof(out->budget_period), "%s",
+	    c->budget_period);
+	out->has_remaining = c->has_remaining;
+	out->remaining_budget_cents = c->remaining_budget_cents;
+	out->remaining_monthly_budget_cents =
+	    c->remaining_monthly_budget_cents;
+	out->amount_cents = c->amount_cents;
+	snprintf(out->currency, sizeof(out->currency), "%s", c->currency);
+	snprintf(out->merchant_name, sizeof(out->merchant_name), "%s",
+	    c->merchant_name);
+	snprintf(out->reason, sizeof(out->reason), "%s", c->reason);
+	snprintf(out->approval_url, sizeof(out->approval_url), "%s",
+	    c->approval_url);
+	snprintf(out->team_id, sizeof(out->team_id), "%s", c->team_id);
+	snprintf(out->agent_account_id, sizeof(out->agent_account_id), "%s",
+	    c->agent_account_id);
+	snprintf(out->decided_at, sizeof(out->decided_at), "%s",
+	    c->decided_at);
+	snprintf(out->created_at, sizeof(out->created_at), "%s",
+	    c->created_at);
+	snprintf(out->updated_at, sizeof(out->updated_at), "%s",
+	    c->updated_at);
+	/* The agent's own key, so that it can retry with it. */
+	snprintf(out->idempotency_key, sizeof(out->idempotency_key), "%s",
+	    in->agent_key);
+}
+
+void
+intent_spend_put(struct intent *in, const struct spend_obj *s)
+{
+	struct intent_spend *c = &in->spend;
+	const char *src[TXT_N];
+
+	snprintf(c->id, sizeof(c->id), "%s", s->id);
+	snprintf(c->status, sizeof(c->status), "%s", s->status);
+	c->has_remaining = s->has_remaining;
+	c->remaining_budget_cents = s->remaining_budget_cents;
+	c->remaining_monthly_budget_cents = s->remaining_monthly_budget_cents;
+	c->amount_cents = s->amount_cents;
+	snprintf(c->currency, sizeof(c->currency), "%s", s->currency);
+	snprintf(c->decided_at, sizeof(c->decided_at), "%s", s->decided_at);
+	snprintf(c->created_at, sizeof(c->created_at), "%s", s->created_at);
+	snprintf(c->updated_at, sizeof(c->updated_at), "%s", s->updated_at);
+	src[TXT_AGENT] = in->agent;
+	src[TXT_AGENT_KEY] = in->agent_key;
+	src[TXT_MERCHANT] = in->merchant_name;
+	src[TXT_REASON] = in->reason;
+	src[TXT_SP_DECISION_REASON] = s->decision_reason;
+	src[TXT_SP_BUDGET_PERIOD] = s->budget_period;
+	src[TXT_SP_MERCHANT] = s->merchant_name;
+	src[TXT_SP_REASON] = s->reason;
+	src[TXT_SP_APPROVAL_URL] = s->approval_url;
+	src[TXT_SP_TEAM_ID] = s->team_id;
+	src[TXT_SP_AGENT_ACCOUNT_ID] = s->agent_account_id;
+	text_pack(in, src);
+}
+
+void
 intent_set_refused(struct intent *in, const struct msg_error *err)
 {
 	in->state = INTENT_REFUSED;
-	in->refusal = *err;
+	/* Refusals are rare: no room for one in every intent. */
+	if (in->refusal == NULL &&
+	    (in->refusal = malloc(sizeof(*in->refusal))) == NULL)
+		fatal("%s: malloc", __func__);
+	*in->refusal = *err;
 	policy_charge_release(&in->charge);
 }
 

@@ -35,6 +35,35 @@ struct request;
 struct dino_call;
 struct journal;
 
+/*
+ * What the intent knows of its spend (a struct spend_obj, compactly): the
+ * numbers and short fixed fields inline, the text fields at their real
+ * length in the intent's one text block.  A struct spend_obj is built from
+ * it only to encode an answer, a push or a record (intent_spend_get), and
+ * it is updated from one (intent_set_spend, intent_spend_put).  The spend's
+ * idempotency_key is always the agent's key, so it is not stored twice.
+ */
+struct intent_spend {
+	char			 id[SPEND_ID_MAX + 1];
+	char			 status[STATUS_MAX + 1];
+	uint8_t			 has_remaining;
+	int64_t			 remaining_budget_cents;
+	int64_t			 remaining_monthly_budget_cents;
+	int64_t			 amount_cents;
+	char			 currency[CURRENCY_LEN + 1];
+	char			 decided_at[ISO_TIME_LEN + 1];
+	char			 created_at[ISO_TIME_LEN + 1];
+	char			 updated_at[ISO_TIME_LEN + 1];
+	/* Into the intent's text block, or "" (never NULL). */
+	const char		*decision_reason;
+	const char		*budget_period;
+	const char		*merchant_name;
+	const char		*reason;
+	const char		*approval_url;
+	const char		*team_id;
+	const char		*agent_account_id;
+};
+
 struct intent {
 	LIST_ENTRY(intent)	 by_key;
 	LIST_ENTRY(intent)	 by_id;
@@ -43,24 +72,31 @@ struct intent {
 	struct intent_table	*table;
 
 	char			 derived[BROKER_IDEM_KEY_LEN + 1];
-	char			 agent_key[IDEMPOTENCY_KEY_MAX + 1];
 	uid_t			 owner_uid;
 	struct principal	*principal;
 	struct account		*account;	/* the key it was sent with */
 	uint64_t		 jseq;		/* its journal record, 0 unknown */
-	char			 agent[AGENT_LABEL_MAX + 1];
 	/* "hold_" + ULID when it was held for an operator, else "". */
 	char			 hold_id[HOLD_ID_LEN + 1];
+
+	/*
+	 * One allocation holding every text field below and in spend, each
+	 * NUL-terminated, identical strings once (the spend's merchant and
+	 * reason are usually the request's).  Only intent.c writes it.
+	 */
+	char			*text;
+	const char		*agent_key;	/* the agent's, or auto- */
+	const char		*agent;		/* X-Dino-Agent or "" */
 
 	/* The canonical request. */
 	int64_t			 amount_cents;
 	char			 currency[CURRENCY_LEN + 1];
-	char			 merchant_name[MERCHANT_NAME_MAX + 1];
-	char			 reason[REASON_MAX + 1];
+	const char		*merchant_name;
+	const char		*reason;
 
 	enum intent_state	 state;
-	struct spend_obj	 spend;		/* status "submitting" until known */
-	struct msg_error	 refusal;	/* INTENT_REFUSED */
+	struct intent_spend	 spend;		/* status "submitting" until known */
+	struct msg_error	*refusal;	/* INTENT_REFUSED, else NULL */
 	int64_t			 created_ms;
 	struct policy_charge	 charge;
 
@@ -136,6 +172,13 @@ struct intent *intent_by_key(struct intent_table *t, const char *derived);
 /* Records Dino's spend object, moving the status forward only. */
 void	intent_set_spend(struct intent_table *t, struct intent *in,
 	    const struct spend_obj *s);
+/* The spend as a whole struct spend_obj, for encoding. */
+void	intent_spend_get(const struct intent *in, struct spend_obj *out);
+/*
+ * Stores s as the intent's spend as is, with no status rule (hold.c's
+ * local states); intent_set_spend is the way for anything Dino said.
+ */
+void	intent_spend_put(struct intent *in, const struct spend_obj *s);
 /* Records a definitive refusal; the spend leaves the 24 h cap. */
 void	intent_set_refused(struct intent *in, const struct msg_error *err);
 

@@ -108,6 +108,7 @@ jrec_intent(const struct intent *in)
 cJSON *
 jrec_outcome(const struct intent *in, const struct dino_result *res)
 {
+	struct spend_obj s;
 	cJSON *o = new_obj(), *e;
 
 	add_str(o, "key", in->derived);
@@ -117,14 +118,15 @@ jrec_outcome(const struct intent *in, const struct dino_result *res)
 	if (in->state == INTENT_REFUSED) {
 		add_str(o, "result", "refused");
 		e = new_obj();
-		add_int(e, "http_status", in->refusal.http_status);
-		add_str(e, "code", in->refusal.code);
-		add_str(e, "message", in->refusal.message);
+		add_int(e, "http_status", in->refusal->http_status);
+		add_str(e, "code", in->refusal->code);
+		add_str(e, "message", in->refusal->message);
 		if (!cJSON_AddItemToObject(o, "error", e))
 			fatalx("%s: cJSON", __func__);
 	} else {
 		add_str(o, "result", "spend");
-		if (!cJSON_AddItemToObject(o, "spend", jrec_spend(&in->spend)))
+		intent_spend_get(in, &s);
+		if (!cJSON_AddItemToObject(o, "spend", jrec_spend(&s)))
 			fatalx("%s: cJSON", __func__);
 	}
 	return o;
@@ -133,13 +135,15 @@ jrec_outcome(const struct intent *in, const struct dino_result *res)
 cJSON *
 jrec_status(const struct intent *in, const char *from)
 {
+	struct spend_obj s;
 	cJSON *o = new_obj();
 
 	add_str(o, "key", in->derived);
 	add_str(o, "id", in->spend.id);
 	add_str(o, "from", from);
 	add_str(o, "to", in->spend.status);
-	if (!cJSON_AddItemToObject(o, "spend", jrec_spend(&in->spend)))
+	intent_spend_get(in, &s);
+	if (!cJSON_AddItemToObject(o, "spend", jrec_spend(&s)))
 		fatalx("%s: cJSON", __func__);
 	return o;
 }

@@ -307,7 +307,7 @@ webhook_transition(const struct spend_obj *cur, const struct spend_obj *next)
 static int
 same_spend(const struct intent *in, const struct spend_obj *s)
 {
-	const struct spend_obj *c = &in->spend;
+	const struct intent_spend *c = &in->spend;
 
 	if (s->amount_cents != in->amount_cents ||
 	    strcmp(s->currency, in->currency) != 0 ||
@@ -358,8 +358,8 @@ webhook_apply_spend(struct intent_table *t, struct intent *in,
     const struct spend_obj *next, const char *source)
 {
 	/* One at a time (one thread): static, not a malloc per event. */
-	static struct spend_obj merged_buf;
-	struct spend_obj *merged = &merged_buf;
+	static struct spend_obj cur_buf, merged_buf;
+	struct spend_obj *cur = &cur_buf, *merged = &merged_buf;
 	enum wh_transition tr;
 
 	if (!same_spend(in, next)) {
@@ -368,13 +368,14 @@ webhook_apply_spend(struct intent_table *t, struct intent *in,
 		    source, in->spend.id);
 		return -1;
 	}
-	if ((tr = webhook_transition(&in->spend, next)) == WH_REGRESS)
+	intent_spend_get(in, cur);
+	if ((tr = webhook_transition(cur, next)) == WH_REGRESS)
 		log_warnx("event=status_regression source=%s id=%s from=%s "
 		    "to=%s", source, in->spend.id, in->spend.status,
 		    next->status);
 	if (tr != WH_APPLY)
 		return (int)tr;
-	spend_merge(&in->spend, next, merged);
+	spend_merge(cur, next, merged);
 	log_info("event=spend_status source=%s id=%s from=%s to=%s", source,
 	    in->spend.id, in->spend.status, merged->status);
 	intent_set_spend(t, in, merged);

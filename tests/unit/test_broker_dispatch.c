@@ -182,7 +182,7 @@ test_idempotency(void)
 	int fd;
 
 	in = add_intent(geteuid(), "key-1", 100);
-	s = in->spend;
+	intent_spend_get(in, &s);
 	strcpy(s.id, "req_01arz3ndektsv4rrffq69g5fav");
 	strcpy(s.status, "approved");
 	intent_set_spend(b.intents, in, &s);

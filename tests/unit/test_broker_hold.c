@@ -98,7 +98,7 @@ test_approve(void)
 	CHECK(hold_decide(t, in, HOLD_APPROVE, NULL, T0, &why) == -1,
 	    "approve twice refused");
 	/* Dino names it. */
-	v = in->spend;
+	intent_spend_get(in, &v);
 	strcpy(v.id, "req_01jq3v8c5x2n4m6p7r9s0t1w2y");
 	strcpy(v.status, "approved");
 	intent_set_spend(t, in, &v);

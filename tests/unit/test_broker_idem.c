@@ -89,6 +89,7 @@ test_match(void)
 	struct intent_table *t = intent_table_new();
 	struct msg_create_spend r, r2;
 	struct intent *in, *found;
+	struct spend_obj v;
 	char k[BROKER_IDEM_KEY_LEN + 1];
 
 	intent_derive_key("host-a", "uid:1000", "key-1", k);
@@ -96,9 +97,14 @@ test_match(void)
 	CHECK(intent_match(t, k, &r, &found) == INTENT_MATCH_NONE &&
 	    found == NULL, "unknown key: new");
 	in = intent_add(t, k, "key-1", 1000, &test_pr, &r, T0);
-	CHECK(in != NULL && strcmp(in->spend.status, "submitting") == 0 &&
-	    strcmp(in->spend.idempotency_key, "key-1") == 0 &&
-	    in->spend.created_at[0] != '\0', "new intent is submitting");
+	CHECK(in != NULL, "added");
+	intent_spend_get(in, &v);
+	CHECK(strcmp(v.status, "submitting") == 0 &&
+	    strcmp(v.idempotency_key, "key-1") == 0 &&
+	    strcmp(v.merchant_name, "AWS") == 0 &&
+	    strcmp(v.reason, "compute") == 0 && v.amount_cents == 100 &&
+	    strcmp(v.currency, "usd") == 0 && v.created_at[0] != '\0',
+	    "new intent is submitting");
 	CHECK(intent_match(t, k, &r, &found) == INTENT_MATCH_REPLAY &&
 	    found == in, "same request: replay");
 	r2 = r;
@@ -127,19 +133,20 @@ test_status_forward(void)
 {
 	struct intent_table *t = intent_table_new();
 	struct msg_create_spend r;
-	struct spend_obj s;
+	struct spend_obj s, v;
 	struct intent *in;
 
 	req_init(&r, 100, "AWS", "");
 	in = intent_add(t, "dbk_1", "key-1", 1000, &test_pr, &r, T0);
-	s = in->spend;
+	intent_spend_get(in, &s);
 	strcpy(s.id, "req_01arz3ndektsv4rrffq69g5fav");
 	strcpy(s.status, "needs_approval");
 	strcpy(s.idempotency_key, "");
 	intent_set_spend(t, in, &s);
+	intent_spend_get(in, &v);
 	CHECK(in->state == INTENT_ANSWERED &&
-	    strcmp(in->spend.status, "needs_approval") == 0 &&
-	    strcmp(in->spend.idempotency_key, "key-1") == 0,
+	    strcmp(v.status, "needs_approval") == 0 &&
+	    strcmp(v.idempotency_key, "key-1") == 0,
 	    "answered, agent key kept");
 	CHECK(intent_by_id(t, s.id) == in, "indexed by id");
 	strcpy(s.status, "approved");
@@ -153,6 +160,46 @@ test_status_forward(void)
 	intent_set_spend(t, in, &s);
 	CHECK(strcmp(in->spend.status, "approved") == 0,
 	    "a terminal status never changes");
+	intent_table_free(t);
+}
+
+/* The compact text block: every field back at full length, exactly. */
+static void
+test_text(void)
+{
+	struct intent_table *t = intent_table_new();
+	struct msg_create_spend r;
+	struct spend_obj s, v;
+	struct intent *in;
+
+	req_init(&r, 100, "AWS", "");
+	memset(r.reason, 'r', REASON_MAX);
+	memset(r.caller.agent, 'a', AGENT_LABEL_MAX);
+	in = intent_add(t, "dbk_t", "key-1", 1000, &test_pr, &r, T0);
+	CHECK(strlen(in->reason) == REASON_MAX &&
+	    strlen(in->agent) == AGENT_LABEL_MAX &&
+	    in->spend.reason == in->reason &&
+	    in->spend.merchant_name == in->merchant_name,
+	    "full-length fields; the spend shares the request's text");
+	intent_spend_get(in, &s);
+	strcpy(s.id, "req_01arz3ndektsv4rrffq69g5fav");
+	strcpy(s.status, "needs_approval");
+	strcpy(s.merchant_name, "AWS EMEA");
+	memset(s.approval_url, 'u', APPROVAL_URL_MAX);
+	memset(s.decision_reason, 'd', DECISION_REASON_MAX);
+	strcpy(s.team_id, "team_1");
+	strcpy(s.agent_account_id, "agent_1");
+	strcpy(s.budget_period, "monthly");
+	s.has_remaining = 1;
+	s.remaining_budget_cents = 5;
+	s.remaining_monthly_budget_cents = -7;
+	intent_set_spend(t, in, &s);
+	intent_spend_get(in, &v);
+	CHECK(memcmp(&s, &v, sizeof(s)) == 0, "spend_obj round trip");
+	CHECK(strcmp(in->merchant_name, "AWS") == 0 &&
+	    strcmp(in->spend.merchant_name, "AWS EMEA") == 0 &&
+	    strlen(in->reason) == REASON_MAX && strlen(in->agent_key) == 5,
+	    "request kept apart from what Dino said");
 	intent_table_free(t);
 }
 
@@ -192,6 +239,7 @@ main(void)
 	test_auto_key();
 	test_match();
 	test_status_forward();
+	test_text();
 	test_eviction();
 	return TAP_DONE();
 }

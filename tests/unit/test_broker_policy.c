@@ -187,7 +187,7 @@ test_ownership(void)
 	req_init(&r, 100, "usd", "AWS");
 	in = intent_add(t, "dbk_x", "k", 1000, pr, &r, T0);
 	CHECK(intent_owned(t, id, 1000) == NULL, "no id yet: not found");
-	s = in->spend;
+	intent_spend_get(in, &s);
 	snprintf(s.id, sizeof(s.id), "%s", id);
 	snprintf(s.status, sizeof(s.status), "approved");
 	intent_set_spend(t, in, &s);
