@@ -3,6 +3,9 @@
 #   make run      build, install missing Debian packages (as root), serve
 #   make check    build and run every test; ends with "N passed, N failed"
 #   make check SANITIZE=1   the same tests under ASan and UBSan
+#   make fuzz FUZZ_SECONDS=N   each libFuzzer target for N seconds
+#   make soak     1,000 agents for ten minutes, memory sampled (not in CI)
+#   make valgrind the unit tests under valgrind memcheck
 #
 # Every top-level target first runs `deps`, then re-enters make so that the
 # pkg-config flags are read after the packages are installed.

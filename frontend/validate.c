@@ -273,8 +273,8 @@ fe_route_match(const char *method, const char *path, const char *query,
 	if (r->prefix) {
 		rest = path + strlen(r->path);
 		if (spend_check_ref(rest) != NULL || strlen(rest) >= idlen) {
-			*why = "id: must be req_ or hold_ followed by 26 lowercase "
-			    "ULID characters";
+			*why = "id: must be req_ or hold_ followed by 26 "
+			    "lowercase ULID characters";
 			return 400;
 		}
 		memcpy(id, rest, strlen(rest) + 1);

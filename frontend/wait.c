@@ -344,7 +344,8 @@ fe_wait_start(struct fe_call *call, const char *id, const char *query)
 	snprintf(call->wait_id, sizeof(call->wait_id), "%s", id);
 	if (msg_wait_spend_enc(&b, call->reqid, &m) == -1)
 		fe_call_error(call, 400, "invalid_request",
-		    "id: must be req_ or hold_ followed by 26 lowercase ULID characters");
+		    "id: must be req_ or hold_ followed by 26 lowercase ULID "
+		    "characters");
 	else
 		frontend_broker_call(call, &b);
 }

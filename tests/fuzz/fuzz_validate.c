@@ -66,7 +66,7 @@ headers(const uint8_t *data, size_t size)
 		    "accepted X-Dino-Agent fails the broker's check");
 	if (fe_route_match(parts[0], parts[1], parts[2][0] ? parts[2] : NULL,
 	    &route, id, sizeof(id), &why) == 0 && id[0] != '\0')
-		FUZZ_ASSERT(spend_check_id(id) == NULL,
+		FUZZ_ASSERT(spend_check_ref(id) == NULL,
 		    "routed id fails the broker's check");
 	if (fe_wait_timeout_parse(parts[3], FRONTEND_WAIT_MAX_S, &t,
 	    &why) == 0)

@@ -60,10 +60,10 @@ def validate():
     heads = [
         ("application/json", "POST", "/tools/create_spend", ""),
         ("application/json; charset=utf-8", "GET", "/tools/get_spend/" + SPEND_ID, ""),
-        ("application/json;charset=\"UTF-8\"", "GET", "/tools/wait_spend/" + SPEND_ID, "timeout=30"),
+        ("application/json;charset=\"UTF-8\"", "GET", "/tools/wait_spend/" + SPEND_ID, "timeout_s=30"),
         ("agent-7", "GET", "/tools/get_balance", ""),
-        ("text/plain", "GET", "/healthz", "timeout=300"),
-        ("", "DELETE", "/tools", "timeout=0x10"),
+        ("text/plain", "GET", "/healthz", "timeout_s=300"),
+        ("", "DELETE", "/tools", "timeout_s=0x10"),
     ]
     for i, h in enumerate(heads):
         write("validate", "route_%d" % i, "\0".join(h))

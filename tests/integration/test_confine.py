@@ -87,7 +87,12 @@ def forbidden(call):
 
 
 def test_forbidden_syscalls_kill(st):
+    # A -DDINO_SANITIZE build lets open through, for the sanitizer's
+    # report (frontend/sandbox.c); every other build must kill on it.
+    sanitized = os.path.basename(os.path.normpath(S.BUILD)) == "san"
     for call in ("open", "socket", "connect", "execve", "ptrace"):
+        if call == "open" and sanitized:
+            continue
         rc = forbidden(call)
         check(rc == -signal.SIGSYS, "frontend killed by SIGSYS on " + call)
 

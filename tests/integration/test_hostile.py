@@ -321,9 +321,9 @@ def http_cases(st):
             ("/tools/get_spend/" + SPEND_ID + "/x", {400, 404}),
             ("/tools/get_spend/", {400, 404}),
             ("/tools/get_spend/%00", {400, 404}),
-            ("/tools/wait_spend/" + SPEND_ID + "?timeout=-1", {400, 404}),
-            ("/tools/wait_spend/" + SPEND_ID + "?timeout=99999999999", {400, 404}),
-            ("/tools/wait_spend/" + SPEND_ID + "?timeout=1&timeout=2", {400, 404}),
+            ("/tools/wait_spend/" + SPEND_ID + "?timeout_s=-1", {400, 404}),
+            ("/tools/wait_spend/" + SPEND_ID + "?timeout_s=99999999999", {400, 404}),
+            ("/tools/wait_spend/" + SPEND_ID + "?timeout_s=1&timeout_s=2", {400, 404}),
             ("/" + "a" * 300, {414, 400, 404}),
             ("/" + "a" * 9000, {400, 414, 431, CLOSED}),
             ("/%", {400, 404}),
@@ -580,7 +580,7 @@ def test_half_closed_and_idle(st):
     def wait_then_abort():
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(st.agent_sock)
-        s.sendall(req("GET", "/tools/wait_spend/" + SPEND_ID + "?timeout=5"))
+        s.sendall(req("GET", "/tools/wait_spend/" + SPEND_ID + "?timeout_s=5"))
         time.sleep(0.3)
         s.close()
         time.sleep(0.2)

@@ -145,6 +145,9 @@ def test_key_is_in_broker_only(st):
             if not m or m.group(3)[0] != "r" or "[vvar]" in line:
                 continue
             lo, hi = int(m.group(1), 16), int(m.group(2), 16)
+            # As for the frontend: ASan's shadow mappings are terabytes.
+            if hi - lo > (1 << 30):
+                continue
             try:
                 mem.seek(lo)
                 if st.key.encode() in mem.read(hi - lo):

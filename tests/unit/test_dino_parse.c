@@ -145,6 +145,14 @@ test_spend_lenient(void)
 	CHECK(spend(" \n" "{\"id\":\"" ID "\",\"status\":\"approved\","
 	    "\"amount_cents\":5,\"currency\":\"usd\",\"merchant_name\":\"A\"}"
 	    "\r\n", &s) == 0, "surrounding white space ok");
+	/* Found by fuzz_dinojson: optional members MSG_SPEND would refuse
+	   are dropped, so Dino's answer still reaches the agent. */
+	CHECK(spend("{\"id\":\"" ID "\",\"status\":\"approved\","
+	    "\"amount_cents\":5,\"currency\":\"usd\",\"merchant_name\":\"A\","
+	    "\"budget_period\":\"per month\",\"approval_url\":\"ftp://x\","
+	    "\"updated_at\":\"yesterday\"}", &s) == 0 &&
+	    s.budget_period[0] == '\0' && s.approval_url[0] == '\0' &&
+	    s.updated_at[0] == '\0', "unrelayable optional members dropped");
 }
 
 static void
@@ -318,6 +326,11 @@ test_balance(void)
 	CHECK(dino_parse_balance("{\"spent_cents\":5,\"new\":true}", 28, &b,
 	    &why) == 0 && b.has[BAL_SPENT] && !b.has[BAL_BUDGET],
 	    "partial balance with unknown member ok");
+	/* Found by fuzz_dinojson: a budget_period MSG_BALANCE refuses (it
+	   allows printable ASCII only) made every balance a 502. */
+	CHECK(dino_parse_balance("{\"budget_period\":\"per month\"}", 29, &b,
+	    &why) == 0 && b.budget_period[0] == '\0',
+	    "a budget_period that cannot be relayed is dropped");
 	CHECK(dino_parse_balance("{\"spent_cents\":\"5\"}", 19, &b, &why) ==
 	    -1, "balance string number refused");
 	CHECK(dino_parse_balance("{\"spent_cents\":1e16}", 20, &b, &why) == -1,
@@ -367,6 +380,11 @@ test_error(void)
 	    strcmp(e.code, "upstream_error") == 0, "string error: generic");
 	CHECK(error_of("{\"error\":{\"code\":\"a b\\n\"}}", 400, &e) == -1 &&
 	    strcmp(e.code, "upstream_error") == 0, "bad code: generic");
+	/* Found by fuzz_dinojson: a code MSG_ERROR refuses was kept, and the
+	   broker's encoder then failed fatally on a 402 or 409. */
+	CHECK(error_of("{\"error\":{\"code\":\"invalid.code\"}}", 409,
+	    &e) == -1 && strcmp(e.code, "upstream_error") == 0,
+	    "a code with a dot: generic");
 	CHECK(error_of("{\"error\":{\"code\":\"x\",\"code\":\"y\"}}", 409,
 	    &e) == -1, "duplicate code: generic");
 	CHECK(error_of("{\"error\":{\"code\":\"ok\",\"message\":\"bad\\u0001\"}}",
