@@ -1,7 +1,7 @@
 # dino-broker: a privilege-separated broker between local AI agents and Dino.
 #
 #   make run      build, install missing Debian packages (as root), serve
-#   make check    build and run every test; ends with "N passed, N failed"
+#   make check    build and run every test; ends with "N passed, N failed, N skipped"
 #   make check SANITIZE=1   the same tests under ASan and UBSan
 #   make fuzz FUZZ_SECONDS=N   each libFuzzer target for N seconds
 #   make soak     1,000 agents for ten minutes, memory sampled (not in CI)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every test and ends with one line "N passed, N failed".
 #
-# Each test prints TAP-style lines ("ok - name" / "not ok - name").  A test
+# Each test prints TAP-style lines ("ok - name" / "not ok - name"; an
+# "ok ... # SKIP reason" line counts as skipped, not passed).  A test
 # program that exits non-zero without printing a "not ok" line (a crash, a
 # sanitizer report) counts as one more failure.  Usage: run-tests.sh BUILD
 set -u
@@ -15,6 +16,7 @@ PY=/usr/bin/python3
 
 passed=0
 failed=0
+skipped=0
 run_one() {
 	name=$1
 	shift
@@ -22,7 +24,8 @@ run_one() {
 	start=$(date +%s)
 	"$@" >"$log" 2>"$log.err" </dev/null
 	rc=$?
-	p=$(grep -c '^ok ' "$log")
+	p=$(grep '^ok ' "$log" | grep -vc '# SKIP')
+	k=$(grep '^ok ' "$log" | grep -c '# SKIP')
 	f=$(grep -c '^not ok ' "$log")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "not ok - $name exited with status $rc" >>"$log"
@@ -30,7 +33,8 @@ run_one() {
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
-	echo "# $name: $p passed, $f failed ($(($(date +%s) - start))s)"
+	skipped=$((skipped + k))
+	echo "# $name: $p passed, $f failed, $k skipped ($(($(date +%s) - start))s)"
 	if [ "$f" -ne 0 ]; then
 		grep '^not ok' "$log"
 		echo "# --- stderr of $name (last 40 lines) ---"
@@ -51,5 +55,5 @@ for t in tests/integration/test_*.sh; do
 	run_one "integration/$(basename "$t" .sh)" sh "$t"
 done
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
