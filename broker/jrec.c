@@ -19,6 +19,7 @@
 #include "jrec.h"
 #include "webhook.h"
 #include "log.h"
+#include "proto.h"
 #include "ops.h"
 #include "policy.h"
 #include "spend.h"
@@ -294,6 +295,7 @@ replay_spend(struct replay *rp, struct intent *in, const cJSON *spend)
 static int
 replay_refusal(struct intent *in, const cJSON *e)
 {
+	static struct ipc_buf scratch;
 	struct msg_error err;
 	const char *code, *msg;
 	int64_t st;
@@ -306,6 +308,13 @@ replay_refusal(struct intent *in, const cJSON *e)
 	err.http_status = (uint32_t)st;
 	snprintf(err.code, sizeof(err.code), "%s", code);
 	snprintf(err.message, sizeof(err.message), "%s", msg);
+	/*
+	 * A refusal is replayed only if it could be relayed: one the boundary
+	 * refuses (a journal older than the parser's checks) would otherwise
+	 * end the broker at every start.
+	 */
+	if (msg_error_enc(&scratch, 0, &err) == -1)
+		return -1;
 	intent_set_refused(in, &err);
 	return 0;
 }
