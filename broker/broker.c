@@ -89,6 +89,7 @@ static int
 listen_prepare_path(const char *path, struct sockaddr_un *sun, char *err,
     size_t errlen)
 {
+	const char *why;
 	struct stat st;
 
 	memset(sun, 0, sizeof(*sun));
@@ -98,6 +99,10 @@ listen_prepare_path(const char *path, struct sockaddr_un *sun, char *err,
 		return -1;
 	}
 	strcpy(sun->sun_path, path);
+	if ((why = unix_dir_unsafe(path)) != NULL) {
+		snprintf(err, errlen, "ipc_socket: %s", why);
+		return -1;
+	}
 	/* Only a stale socket may be replaced, never a regular file. */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {

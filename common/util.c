@@ -19,7 +19,7 @@
  * A socket in a directory that others may write to can be replaced under
  * the daemon (or a look-alike planted before it starts): refuse it.
  */
-static const char *
+const char *
 unix_dir_unsafe(const char *path)
 {
 	static char why[PATH_MAX + 256];

@@ -16,6 +16,11 @@
 int	listen_on(const char *spec, int backlog, int unix_mode, char *err,
 	    size_t errlen);
 int	listen_describe(int fd, char *buf, size_t len);
+/*
+ * Why a UNIX socket at path would be unsafe (its directory is writable by
+ * others, so the socket could be replaced), or NULL when it is not.
+ */
+const char *unix_dir_unsafe(const char *path);
 
 /* Reads until len bytes or end of file, retrying EINTR; -1 on error. */
 ssize_t	read_full(int fd, char *buf, size_t len);
