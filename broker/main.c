@@ -329,27 +329,6 @@ shutdown_all(struct broker *b, struct event **sigev, size_t nsig)
 }
 
 /*
- * epoll's change list: libevent then hands the kernel only the net change
- * of each descriptor's events once per loop turn, where a request read,
- * answered and written otherwise cost four epoll_ctl calls.  libevent warns
- * against it for descriptors dup()ed into the loop; none are.
- */
-static struct event_base *
-new_event_base(void)
-{
-	struct event_config *cfg;
-	struct event_base *base;
-
-	if ((cfg = event_config_new()) == NULL ||
-	    event_config_set_flag(cfg,
-	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == -1 ||
-	    (base = event_base_new_with_config(cfg)) == NULL)
-		fatalx("event_base_new failed");
-	event_config_free(cfg);
-	return base;
-}
-
-/*
  * glibc hands the top of the heap back with brk() as soon as 128 KiB of it
  * is free, and mmaps then munmaps every block above a moving threshold.
  * Under load the broker crossed both lines on every burst of answers: with
@@ -400,7 +379,7 @@ main(int argc, char **argv)
 		log_setlevel(b.cfg->log_level);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("curl_global_init failed");
-	b.base = new_event_base();
+	b.base = loop_new();
 	b.intents = intent_table_new();
 	listen_and_drop(&b, as_root, &webhook_fd);
 	b.peer_uid = frontend_uid(b.cfg, geteuid());

@@ -43,4 +43,8 @@ int	text_ok(const char *s, size_t len);
 /* Printable ASCII (0x21-0x7e) only. */
 int	printable_ascii(const char *s, size_t len);
 
+/* The daemons' event loop: epoll with its change list. */
+struct event_base;
+struct event_base *loop_new(void);
+
 #endif

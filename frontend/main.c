@@ -301,27 +301,6 @@ agent_socket(const struct options *o)
  * the agent socket, the broker channel, the HTTP server and the tool
  * descriptors, and the signal events.
  */
-/*
- * epoll's change list: libevent then hands the kernel only the net change
- * of each descriptor's events once per loop turn, where a request read,
- * answered and written otherwise cost four epoll_ctl calls.  libevent warns
- * against it for descriptors dup()ed into the loop; none are.
- */
-static struct event_base *
-new_event_base(void)
-{
-	struct event_config *cfg;
-	struct event_base *base;
-
-	if ((cfg = event_config_new()) == NULL ||
-	    event_config_set_flag(cfg,
-	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == -1 ||
-	    (base = event_base_new_with_config(cfg)) == NULL)
-		fatalx("event_base_new failed");
-	event_config_free(cfg);
-	return base;
-}
-
 static void
 setup(struct frontend *fe, const struct options *o)
 {
@@ -331,7 +310,7 @@ setup(struct frontend *fe, const struct options *o)
 	int lfd;
 
 	nofile = raise_nofile();
-	fe->base = new_event_base();
+	fe->base = loop_new();
 	lfd = agent_socket(o);
 	frontend_broker_init(fe, broker_connect(o->broker));
 	if (frontend_http_init(fe, lfd, nofile) == -1)
