@@ -161,7 +161,7 @@ Try:
   curl --unix-socket $RUN/agent.sock -H 'Content-Type: application/json' \\
       -d '{"amount_cents":1200,"currency":"usd","merchant_name":"AWS","reason":"GPU time"}' \\
       http://localhost/tools/create_spend
-  $B/dino --socket $RUN/agent.sock spend --amount-cents 30000 --currency usd \
+  $B/dino --socket $RUN/agent.sock spend --amount-cents 30000 --currency usd \\
       --merchant OpenAI --reason "fine-tuning" --wait 120
   $B/dino-sandbox approve req_... --url $url     # from another shell
 
