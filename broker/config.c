@@ -977,19 +977,63 @@ config_find_account(struct broker_config *cfg, const char *name)
 	return NULL;
 }
 
-/* Adds uid to a group principal's member list once. */
+/* Adds uid to set[*n] once; -1 when the set already holds max. */
 static int
-add_member(struct principal *pr, uid_t uid)
+uid_add(uid_t *set, size_t *n, size_t max, uid_t uid)
 {
 	size_t i;
 
-	for (i = 0; i < pr->nmembers; i++)
-		if (pr->members[i] == uid)
+	for (i = 0; i < *n; i++)
+		if (set[i] == uid)
 			return 0;
-	if (pr->nmembers == BROKER_GROUP_UIDS_MAX)
+	if (*n == max)
 		return -1;
-	pr->members[pr->nmembers++] = uid;
+	set[(*n)++] = uid;
 	return 0;
+}
+
+/*
+ * The members of a group: its listed users and every user whose primary
+ * group it is, each once, in a new array of at most max uids.  Returns -1
+ * when the group has more (the array then holds the first max).
+ */
+static int
+group_members(const struct group *gr, size_t max, uid_t **set, size_t *n)
+{
+	struct passwd *pw;
+	char **names;
+	gid_t gid = gr->gr_gid;
+	size_t i, nnames = 0;
+	int full = 0;
+
+	if ((*set = calloc(max, sizeof(uid_t))) == NULL)
+		fatal("%s: calloc", __func__);
+	*n = 0;
+	/* getpwnam() may reuse the group's static storage: copy first. */
+	while (gr->gr_mem != NULL && gr->gr_mem[nnames] != NULL)
+		nnames++;
+	if (nnames > max) {
+		nnames = max;
+		full = 1;
+	}
+	if ((names = calloc(nnames + 1, sizeof(*names))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < nnames; i++)
+		if ((names[i] = strdup(gr->gr_mem[i])) == NULL)
+			fatal("%s: strdup", __func__);
+	for (i = 0; i < nnames; i++) {
+		if ((pw = getpwnam(names[i])) != NULL &&
+		    uid_add(*set, n, max, pw->pw_uid) == -1)
+			full = 1;
+		free(names[i]);
+	}
+	free(names);
+	setpwent();
+	while ((pw = getpwent()) != NULL)
+		if (pw->pw_gid == gid && uid_add(*set, n, max, pw->pw_uid) == -1)
+			full = 1;
+	endpwent();
+	return full ? -1 : 0;
 }
 
 /*
@@ -1001,10 +1045,6 @@ static void
 resolve_group(struct parse *p, struct principal *pr)
 {
 	struct group *gr;
-	struct passwd *pw;
-	char **names = NULL;
-	size_t i, n = 0;
-	int full = 0;
 
 	if ((gr = getgrnam(pr->name)) == NULL) {
 		config_error(p->errs, pr->line, "principal group %s: no such "
@@ -1012,34 +1052,8 @@ resolve_group(struct parse *p, struct principal *pr)
 		return;
 	}
 	pr->gid = gr->gr_gid;
-	if ((pr->members = calloc(BROKER_GROUP_UIDS_MAX,
-	    sizeof(uid_t))) == NULL)
-		fatal("%s: calloc", __func__);
-	/* getpwnam() may reuse the group's static storage: copy first. */
-	while (gr->gr_mem != NULL && gr->gr_mem[n] != NULL)
-		n++;
-	if (n > BROKER_GROUP_UIDS_MAX) {
-		n = BROKER_GROUP_UIDS_MAX;
-		full = 1;
-	}
-	if ((names = calloc(n + 1, sizeof(*names))) == NULL)
-		fatal("%s: calloc", __func__);
-	for (i = 0; i < n; i++)
-		if ((names[i] = strdup(gr->gr_mem[i])) == NULL)
-			fatal("%s: strdup", __func__);
-	for (i = 0; i < n; i++) {
-		if ((pw = getpwnam(names[i])) != NULL &&
-		    add_member(pr, pw->pw_uid) == -1)
-			full = 1;
-		free(names[i]);
-	}
-	free(names);
-	setpwent();
-	while ((pw = getpwent()) != NULL)
-		if (pw->pw_gid == pr->gid && add_member(pr, pw->pw_uid) == -1)
-			full = 1;
-	endpwent();
-	if (full)
+	if (group_members(gr, BROKER_GROUP_UIDS_MAX, &pr->members,
+	    &pr->nmembers) == -1)
 		config_error(p->errs, pr->line, "principal group %s: more "
 		    "than %d members", pr->name, BROKER_GROUP_UIDS_MAX);
 }
@@ -1145,21 +1159,6 @@ check_users(struct parse *p)
 	}
 }
 
-/* Adds uid to the admin list once; -1 when the list is full. */
-static int
-admin_add(struct broker_config *cfg, uid_t uid)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->nadmin_uids; i++)
-		if (cfg->admin_uids[i] == uid)
-			return 0;
-	if (cfg->nadmin_uids == ADMIN_UIDS_MAX)
-		return -1;
-	cfg->admin_uids[cfg->nadmin_uids++] = uid;
-	return 0;
-}
-
 /*
  * The admin group's members, resolved now: once confined, the broker
  * decides from this list and the kernel's SO_PEERCRED alone, and a reload
@@ -1171,10 +1170,6 @@ check_admin(struct parse *p)
 {
 	struct broker_config *cfg = p->cfg;
 	struct group *gr;
-	struct passwd *pw;
-	char **names = NULL;
-	size_t i, n = 0;
-	int full = 0;
 
 	if (cfg->admin_group[0] == '\0')
 		return;
@@ -1184,29 +1179,8 @@ check_admin(struct parse *p)
 		return;
 	}
 	cfg->admin_gid = gr->gr_gid;
-	if ((cfg->admin_uids = calloc(ADMIN_UIDS_MAX, sizeof(uid_t))) == NULL)
-		fatal("%s: calloc", __func__);
-	while (gr->gr_mem != NULL && gr->gr_mem[n] != NULL && n < ADMIN_UIDS_MAX)
-		n++;
-	if ((names = calloc(n + 1, sizeof(*names))) == NULL)
-		fatal("%s: calloc", __func__);
-	for (i = 0; i < n; i++)
-		if ((names[i] = strdup(gr->gr_mem[i])) == NULL)
-			fatal("%s: strdup", __func__);
-	for (i = 0; i < n; i++) {
-		if ((pw = getpwnam(names[i])) != NULL &&
-		    admin_add(cfg, pw->pw_uid) == -1)
-			full = 1;
-		free(names[i]);
-	}
-	free(names);
-	setpwent();
-	while ((pw = getpwent()) != NULL)
-		if (pw->pw_gid == cfg->admin_gid &&
-		    admin_add(cfg, pw->pw_uid) == -1)
-			full = 1;
-	endpwent();
-	if (full)
+	if (group_members(gr, ADMIN_UIDS_MAX, &cfg->admin_uids,
+	    &cfg->nadmin_uids) == -1)
 		config_error(p->errs, cfg->line_admin_group, "admin_group %s: "
 		    "more than %d members", cfg->admin_group, ADMIN_UIDS_MAX);
 }
