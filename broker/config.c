@@ -1323,6 +1323,17 @@ config_load(const char *path, struct config_errors *errs)
 	return cfg;
 }
 
+struct principal *
+config_principal_by_id(struct broker_config *cfg, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nprincipals; i++)
+		if (strcmp(cfg->principals[i].id, id) == 0)
+			return &cfg->principals[i];
+	return NULL;
+}
+
 void
 config_free(struct broker_config *cfg)
 {

@@ -174,6 +174,9 @@ struct broker_config *config_load(const char *path, struct config_errors *errs);
 struct broker_config *config_parse(const char *name, const char *buf,
 	    size_t len, struct config_errors *errs);
 /* Frees the config; keys must already be released (creds_free_all). */
+/* The principal whose id ("uid:1000", "group:agents") is id, or NULL. */
+struct principal *config_principal_by_id(struct broker_config *cfg,
+	    const char *id);
 void	config_free(struct broker_config *cfg);
 
 struct account *config_find_account(struct broker_config *cfg,

@@ -71,30 +71,6 @@ control_listen(struct broker *b, int as_root)
 	    b->cfg->metrics_listen + 5 : NULL);
 }
 
-static void
-on_watchdog(evutil_socket_t fd, short what, void *arg)
-{
-	sdn_notify("WATCHDOG=1");
-}
-
-/* With WatchdogSec=, systemd expects a ping at least every interval. */
-static void
-watchdog_start(struct event_base *base)
-{
-	static struct event *ev;
-	struct timeval tv;
-	uint64_t usec;
-
-	if ((usec = sdn_watchdog_usec()) == 0)
-		return;
-	usec /= 2;
-	tv.tv_sec = (time_t)(usec / 1000000);
-	tv.tv_usec = (suseconds_t)(usec % 1000000);
-	if ((ev = event_new(base, -1, EV_PERSIST, on_watchdog, NULL)) == NULL ||
-	    event_add(ev, &tv) == -1)
-		fatalx("cannot start the watchdog timer");
-}
-
 void
 control_start(struct broker *b)
 {
@@ -107,7 +83,7 @@ control_start(struct broker *b)
 		b->metrics_http = admin_new(b, metrics_fd, 1);
 	/* The notify socket is created now: the filter forbids socket(). */
 	(void)sdn_open();
-	watchdog_start(b->base);
+	sdn_watchdog_start(b->base);
 }
 
 void

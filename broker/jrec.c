@@ -178,17 +178,6 @@ get_int(const cJSON *o, const char *name, int64_t min, int64_t max,
 	return 0;
 }
 
-static struct principal *
-find_principal(struct broker_config *cfg, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->nprincipals; i++)
-		if (strcmp(cfg->principals[i].id, id) == 0)
-			return &cfg->principals[i];
-	return NULL;
-}
-
 /* The canonical request of an intent record, checked like a new one. */
 static int
 intent_request(const cJSON *f, struct msg_create_spend *req, uid_t *uid)
@@ -240,7 +229,7 @@ replay_intent(struct replay *rp, const struct journal_rec *rec)
 		    (unsigned long long)rec->seq);
 		return -1;
 	}
-	if ((pr = find_principal(rp->cfg, pid)) == NULL ||
+	if ((pr = config_principal_by_id(rp->cfg, pid)) == NULL ||
 	    (acct = config_find_account(rp->cfg, aname)) == NULL) {
 		/* Its key is gone: it cannot be finished, only reported. */
 		log_err("event=replay_orphan seq=%llu key=%s principal=%s "

@@ -83,11 +83,11 @@ ops_check_create(const struct ops *o, const struct broker_config *cfg,
 struct principal *
 ops_find_principal(struct broker_config *cfg, const char *name)
 {
+	struct principal *pr;
 	size_t i;
 
-	for (i = 0; i < cfg->nprincipals; i++)
-		if (strcmp(cfg->principals[i].id, name) == 0)
-			return &cfg->principals[i];
+	if ((pr = config_principal_by_id(cfg, name)) != NULL)
+		return pr;
 	for (i = 0; i < cfg->nprincipals; i++)
 		if (strcmp(cfg->principals[i].name, name) == 0)
 			return &cfg->principals[i];

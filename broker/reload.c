@@ -83,17 +83,6 @@ check_fixed(const struct broker_config *cur, const struct broker_config *nw,
 			    "restart the broker to apply it", fixed[i].name);
 }
 
-static struct principal *
-principal_by_id(struct broker_config *cfg, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->nprincipals; i++)
-		if (strcmp(cfg->principals[i].id, id) == 0)
-			return &cfg->principals[i];
-	return NULL;
-}
-
 static int
 intent_open(const struct intent *in)
 {
@@ -112,7 +101,7 @@ check_intents(struct broker *b, struct broker_config *nw,
 	TAILQ_FOREACH(in, &b->intents->all, age) {
 		if (!intent_open(in))
 			continue;
-		if (principal_by_id(nw, in->principal->id) == NULL)
+		if (config_principal_by_id(nw, in->principal->id) == NULL)
 			config_error(errs, 0, "principal %s has open spends "
 			    "and cannot be removed now", in->principal->id);
 		else if (config_find_account(nw, in->account->name) == NULL)
@@ -167,12 +156,12 @@ carry_over(struct broker *b, struct broker_config *nw, int *amap)
 		    -1;
 	for (in = TAILQ_FIRST(&b->intents->all); in != NULL; in = next) {
 		next = TAILQ_NEXT(in, age);
-		if (principal_by_id(nw, in->principal->id) == NULL ||
+		if (config_principal_by_id(nw, in->principal->id) == NULL ||
 		    amap[in->account - cur->accounts] == -1)
 			intent_remove(b->intents, in);
 	}
 	for (i = 0; i < cur->nprincipals; i++)
-		if ((np = principal_by_id(nw, cur->principals[i].id)) != NULL)
+		if ((np = config_principal_by_id(nw, cur->principals[i].id)) != NULL)
 			usage_move(&cur->principals[i], np);
 }
 
@@ -199,7 +188,7 @@ swap_in(struct broker *b, struct broker_config *nw, const int *amap)
 	free(nw);
 	TAILQ_FOREACH(in, &b->intents->all, age) {
 		/* Still points into old's principals until we re-point it. */
-		in->principal = principal_by_id(cur, in->principal->id);
+		in->principal = config_principal_by_id(cur, in->principal->id);
 		ai = (size_t)(in->account - cur->accounts);
 		in->account = &cur->accounts[amap[ai]];
 	}

@@ -8,6 +8,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "dinolimits.h"
 #include "log.h"
 #include "sdnotify.h"
@@ -130,4 +132,27 @@ sdn_watchdog_usec(void)
 	    parse_i64(s, 1, INT64_MAX, &usec) == -1)
 		return 0;
 	return (uint64_t)usec;
+}
+
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	sdn_notify("WATCHDOG=1");
+}
+
+void
+sdn_watchdog_start(struct event_base *base)
+{
+	static struct event *ev;
+	struct timeval tv;
+	uint64_t usec;
+
+	if ((usec = sdn_watchdog_usec()) == 0)
+		return;
+	usec /= 2;
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	if ((ev = event_new(base, -1, EV_PERSIST, on_watchdog, NULL)) == NULL ||
+	    event_add(ev, &tv) == -1)
+		fatalx("cannot start the watchdog timer");
 }

@@ -29,5 +29,12 @@ void	sdn_notify(const char *state);
  * $WATCHDOG_PID), or 0 when the unit has no WatchdogSec=.
  */
 uint64_t sdn_watchdog_usec(void);
+/*
+ * With WatchdogSec=, systemd expects a ping at least every interval: a
+ * persistent timer on base sends WATCHDOG=1 at half of it.  A no-op
+ * without $WATCHDOG_USEC.
+ */
+struct event_base;
+void	sdn_watchdog_start(struct event_base *base);
 
 #endif

@@ -247,30 +247,6 @@ user_setup(const struct options *o, struct confine_user *u)
 		fatalx("%s", err);
 }
 
-static void
-on_watchdog(evutil_socket_t fd, short what, void *arg)
-{
-	sdn_notify("WATCHDOG=1");
-}
-
-/* With WatchdogSec=, systemd expects a ping at least every interval. */
-static void
-watchdog_start(struct event_base *base)
-{
-	static struct event *ev;
-	uint64_t usec;
-	struct timeval tv;
-
-	if ((usec = sdn_watchdog_usec()) == 0)
-		return;
-	usec /= 2;
-	tv.tv_sec = (time_t)(usec / 1000000);
-	tv.tv_usec = (suseconds_t)(usec % 1000000);
-	if ((ev = event_new(base, -1, EV_PERSIST, on_watchdog, NULL)) == NULL ||
-	    event_add(ev, &tv) == -1)
-		fatalx("cannot start the watchdog timer");
-}
-
 /*
  * The agent socket: the one systemd passed as "agent" (socket activation),
  * else the --listen path, created here.
@@ -327,7 +303,7 @@ setup(struct frontend *fe, const struct options *o)
 	tzset();
 	/* The notify socket is created now: the filter forbids socket(). */
 	(void)sdn_open();
-	watchdog_start(fe->base);
+	sdn_watchdog_start(fe->base);
 }
 
 int
