@@ -3,9 +3,12 @@
  * smtpd's mproc.c and tmux's proc.c: a builder, a reader whose getters
  * fail stickily, and a small peer on the libevent loop.
  */
+#define _GNU_SOURCE	/* recvmmsg */
+
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -243,7 +246,8 @@ struct ipc_peer {
 	int			 closed;	/* on_close has run */
 	int			 busy;		/* inside a callback */
 	int			 freed;		/* free once not busy */
-	unsigned char		 rbuf[IPC_MSG_MAX + 1];
+	/* One spare byte each: a longer packet shows as truncated. */
+	unsigned char		 rbuf[IPC_RECV_BATCH][IPC_MSG_MAX + 1];
 };
 
 /* Neither closed, nor freed, nor waiting for a deferred close. */
@@ -289,18 +293,53 @@ ipc_peer_flush(struct ipc_peer *p)
 	}
 }
 
+/* 0 to go on, -1 once the peer is closing. */
+static int
+ipc_peer_deliver(struct ipc_peer *p, const unsigned char *buf, size_t n)
+{
+	struct ipc_msg m;
+
+	if (n == 0) {
+		ipc_peer_close(p, "hangup");
+		return -1;
+	}
+	if (n > IPC_MSG_MAX) {
+		ipc_peer_close(p, "oversized message");
+		return -1;
+	}
+	if (ipc_open(&m, buf, n) == -1) {
+		ipc_peer_close(p, m.why);
+		return -1;
+	}
+	p->on_msg(p, &m, p->arg);
+	return ipc_peer_live(p) ? 0 : -1;
+}
+
+/*
+ * Up to IPC_RECV_BATCH packets per recvmmsg().  A batch that comes back
+ * short has emptied the socket: no further call just to see EAGAIN (the
+ * read event is level-triggered, so a packet that arrives meanwhile wakes
+ * the loop again).
+ */
 static void
 ipc_peer_read(struct ipc_peer *p)
 {
-	struct ipc_msg m;
-	ssize_t n;
-	int i;
+	struct mmsghdr mm[IPC_RECV_BATCH];
+	struct iovec iov[IPC_RECV_BATCH];
+	int i, n, total = 0;
 
 	/* A bounded burst keeps one chatty peer from starving the loop. */
-	for (i = 0; i < IPC_READ_BURST; i++) {
-		/* MSG_TRUNC: n is the real size even if it did not fit. */
-		n = recv(p->fd, p->rbuf, sizeof(p->rbuf),
-		    MSG_TRUNC | MSG_DONTWAIT);
+	while (total < IPC_READ_BURST) {
+		memset(mm, 0, sizeof(mm));
+		for (i = 0; i < IPC_RECV_BATCH; i++) {
+			iov[i].iov_base = p->rbuf[i];
+			iov[i].iov_len = sizeof(p->rbuf[i]);
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		/* MSG_TRUNC: msg_len is the real size even if it did not fit. */
+		n = recvmmsg(p->fd, mm, IPC_RECV_BATCH,
+		    MSG_TRUNC | MSG_DONTWAIT, NULL);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -309,21 +348,12 @@ ipc_peer_read(struct ipc_peer *p)
 			ipc_peer_close(p, "receive failed");
 			return;
 		}
-		if (n == 0) {
-			ipc_peer_close(p, "hangup");
+		for (i = 0; i < n; i++)
+			if (ipc_peer_deliver(p, p->rbuf[i], mm[i].msg_len) == -1)
+				return;
+		if (n < IPC_RECV_BATCH)
 			return;
-		}
-		if ((size_t)n > IPC_MSG_MAX) {
-			ipc_peer_close(p, "oversized message");
-			return;
-		}
-		if (ipc_open(&m, p->rbuf, (size_t)n) == -1) {
-			ipc_peer_close(p, m.why);
-			return;
-		}
-		p->on_msg(p, &m, p->arg);
-		if (!ipc_peer_live(p))
-			return;
+		total += n;
 	}
 }
 

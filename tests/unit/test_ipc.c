@@ -449,6 +449,62 @@ test_peer_roundtrip(struct event_base *base)
 	ipc_peer_free(z.peer);
 }
 
+/*
+ * Bursts read by recvmmsg: more packets than a batch and than a burst, a
+ * batch that ends exactly full, and a bad packet in the middle of a batch
+ * (the packets before it are delivered, then the peer closes).
+ */
+static void
+send_seq(int fd, uint32_t from, int n)
+{
+	static struct ipc_buf b;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		ipc_begin(&b, 4, from + (uint32_t)i);
+		ipc_put_u32(&b, from + (uint32_t)i);
+		if (ipc_finish(&b) == -1 ||
+		    send(fd, b.data, b.len, 0) != (ssize_t)b.len)
+			CHECK(0, "send_seq");
+	}
+}
+
+static void
+test_peer_batches(struct event_base *base)
+{
+	struct side a;
+	int sv[2], n;
+
+	side_init(&a, base);
+	CHECK(pair(sv) == 0, "socketpair");
+	a.peer = ipc_peer_new(base, sv[0], on_msg, on_close, &a);
+	n = 3 * IPC_READ_BURST + 5;
+	send_seq(sv[1], 0, n);
+	a.want = n;
+	run(base);
+	CHECK(a.nmsg == n && a.inorder, "a long burst arrives whole and in "
+	    "order");
+	send_seq(sv[1], (uint32_t)n, IPC_RECV_BATCH);
+	a.want = n + IPC_RECV_BATCH;
+	run(base);
+	CHECK(a.nmsg == n + IPC_RECV_BATCH && a.inorder,
+	    "an exactly full batch arrives");
+	CHECK(a.nclose == 0, "no close during bursts");
+
+	a.next = 0;
+	a.nmsg = 0;
+	a.want = 0;
+	send_seq(sv[1], 0, 3);
+	CHECK(send(sv[1], "short", 5, 0) == 5, "bad packet sent");
+	send_seq(sv[1], 3, 3);
+	run(base);
+	CHECK(a.nmsg == 3 && a.inorder, "packets before a bad one delivered");
+	CHECK(a.nclose == 1 && a.why != NULL &&
+	    strcmp(a.why, "truncated header") == 0, "bad packet closes");
+	ipc_peer_free(a.peer);
+	close(sv[1]);
+}
+
 static void
 test_peer_bad_packets(struct event_base *base)
 {
@@ -722,6 +778,7 @@ main(void)
 		return 1;
 	test_peer_new(base);
 	test_peer_roundtrip(base);
+	test_peer_batches(base);
 	test_peer_bad_packets(base);
 	test_peer_hangup(base);
 	test_peer_free_in_msg(base);
