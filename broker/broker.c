@@ -1083,6 +1083,23 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		conn_new(b, fd, &uc);
 }
 
+/*
+ * The log lines of one loop turn go out in one write: the flush event is
+ * made active by the turn's first line and runs after the callbacks
+ * already active, so after the answers those callbacks sent.
+ */
+static void
+logflush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_flush();
+}
+
+static void
+logflush_wake(void *arg)
+{
+	event_active(arg, EV_TIMEOUT, 0);
+}
+
 void
 broker_start(struct broker *b)
 {
@@ -1094,6 +1111,10 @@ broker_start(struct broker *b)
 	    EV_READ | EV_PERSIST, accept_cb, b)) == NULL ||
 	    event_add(b->ev_accept, NULL) == -1)
 		fatalx("%s: event_new", __func__);
+	if ((b->ev_logflush = event_new(b->base, -1, 0, logflush_cb, NULL)) ==
+	    NULL)
+		fatalx("%s: event_new", __func__);
+	log_buffer(logflush_wake, b->ev_logflush);
 }
 
 void
@@ -1101,6 +1122,12 @@ broker_stop(struct broker *b)
 {
 	struct fe_conn *c;
 
+	/* From here on one write per line: the loop is about to go. */
+	if (b->ev_logflush != NULL) {
+		log_buffer(NULL, NULL);
+		event_free(b->ev_logflush);
+		b->ev_logflush = NULL;
+	}
 	if (b->ev_accept != NULL) {
 		event_free(b->ev_accept);
 		b->ev_accept = NULL;

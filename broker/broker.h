@@ -31,6 +31,7 @@ struct broker {
 	struct poller		*poller;
 	int			 listen_fd;
 	struct event		*ev_accept;
+	struct event		*ev_logflush;	/* log lines of one loop turn */
 	uid_t			 peer_uid;	/* the only uid accepted */
 	struct fe_conn_list	 conns;
 	size_t			 nconns;

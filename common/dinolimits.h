@@ -7,6 +7,7 @@
 
 /* Logging. */
 #define LOG_LINE_MAX		2048	/* bytes in one log line */
+#define LOG_BUF_MAX		16384	/* lines buffered for one loop turn */
 
 /* The spend request model (dino-api.md Part A). */
 #define AMOUNT_CENTS_MIN	1

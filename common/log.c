@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,20 @@ static int log_level = LOG_INFO;
  * None of the daemons forks; one that did would call log_init() again.
  */
 static pid_t log_pid;
+
+/*
+ * Lines buffered for one turn of the owner's event loop (log_buffer()):
+ * one write per turn instead of one per line.  The mutex orders the lines
+ * of every thread: a line from another thread, or one that must not wait
+ * (a warning or worse), first writes out what is buffered.
+ */
+static pthread_mutex_t	 log_mtx = PTHREAD_MUTEX_INITIALIZER;
+static char		 log_buf[LOG_BUF_MAX];
+static size_t		 log_buflen;
+static int		 log_buffering;
+static pthread_t	 log_owner;
+static void		(*log_wake)(void *);
+static void		*log_wake_arg;
 
 void
 log_init(const char *prog, int level)
@@ -74,11 +89,87 @@ level_name(int pri)
 	}
 }
 
+/* Nowhere left to report a failed write of the log itself. */
+static void
+log_write(const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(STDERR_FILENO, p, n)) <= 0) {
+			if (w == -1 && errno == EINTR)
+				continue;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* With log_mtx held. */
+static void
+log_flush_locked(void)
+{
+	size_t n = log_buflen;
+
+	log_buflen = 0;
+	log_write(log_buf, n);
+}
+
+/* Appends one whole line, or writes it through; with log_mtx held. */
+static void
+log_put_locked(int pri, const char *line, size_t n)
+{
+	int wake;
+
+	if (!log_buffering || pri <= LOG_WARNING ||
+	    !pthread_equal(pthread_self(), log_owner)) {
+		log_flush_locked();
+		log_write(line, n);
+		return;
+	}
+	if (n > sizeof(log_buf) - log_buflen)
+		log_flush_locked();
+	wake = log_buflen == 0;
+	memcpy(log_buf + log_buflen, line, n);
+	log_buflen += n;
+	if (wake && log_wake != NULL)
+		log_wake(log_wake_arg);
+}
+
+void
+log_flush(void)
+{
+	int saved = errno;
+
+	pthread_mutex_lock(&log_mtx);
+	log_flush_locked();
+	pthread_mutex_unlock(&log_mtx);
+	errno = saved;
+}
+
+void
+log_buffer(void (*wake)(void *), void *arg)
+{
+	static int registered;
+
+	pthread_mutex_lock(&log_mtx);
+	log_flush_locked();
+	log_buffering = wake != NULL;
+	log_owner = pthread_self();
+	log_wake = wake;
+	log_wake_arg = arg;
+	pthread_mutex_unlock(&log_mtx);
+	/* exit() from anywhere, fatal() included, still writes every line. */
+	if (wake != NULL && !registered && atexit(log_flush) == 0)
+		registered = 1;
+}
+
 void
 log_vmsg(int pri, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
-	int n, m;
+	int n, m, saved = errno;
 
 	if (pri > log_level)
 		return;
@@ -97,9 +188,10 @@ log_vmsg(int pri, const char *fmt, va_list ap)
 		if (line[m] == '\n' || line[m] == '\r')
 			line[m] = ' ';
 	line[n++] = '\n';
-	/* Nowhere left to report a failed write of the log itself. */
-	if (write(STDERR_FILENO, line, n) < 0)
-		return;
+	pthread_mutex_lock(&log_mtx);
+	log_put_locked(pri, line, (size_t)n);
+	pthread_mutex_unlock(&log_mtx);
+	errno = saved;
 }
 
 void

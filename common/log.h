@@ -22,6 +22,18 @@ void	fatal(const char *fmt, ...)
 void	fatalx(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 
+/*
+ * Buffering, for a daemon's event loop: from now on the calling thread's
+ * lines below LOG_WARNING are kept in memory and written together by
+ * log_flush(), in order.  wake(arg) runs when a line lands in an empty
+ * buffer, so the owner can arrange a log_flush() at the end of the loop
+ * turn.  Warnings and worse, lines of other threads, a full buffer and
+ * exit() write out what is buffered first.  wake NULL: back to one write
+ * per line.
+ */
+void	log_buffer(void (*wake)(void *), void *arg);
+void	log_flush(void);
+
 #define log_err(...)	log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warnx(...)	log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
