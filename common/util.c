@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "dinolimits.h"
 #include "util.h"
 
 /*
@@ -257,11 +259,52 @@ fmt_iso_ms(char buf[32], int64_t ms)
 	snprintf(buf + 19, 32 - 19, ".%03dZ", (int)(ms % 1000));
 }
 
+/*
+ * The random part of ids comes from a pool filled by libsodium ULID_POOL_IDS
+ * ids at a time: one getrandom per id was a system call per request.  The
+ * bytes of an id are wiped from the pool as they are handed out, and a
+ * child after fork() starts from an empty pool, never from its parent's.
+ */
+#define ULID_RND_LEN	10
+static unsigned char	 ulid_pool[ULID_POOL_IDS * ULID_RND_LEN];
+static size_t		 ulid_left;
+static pthread_mutex_t	 ulid_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+ulid_forget(void)
+{
+	sodium_memzero(ulid_pool, sizeof(ulid_pool));
+	ulid_left = 0;
+}
+
+static void
+ulid_random(unsigned char out[ULID_RND_LEN])
+{
+	static int registered;
+	unsigned char *p;
+
+	pthread_mutex_lock(&ulid_mtx);
+	if (!registered) {
+		if (pthread_atfork(NULL, NULL, ulid_forget) != 0)
+			fatalx("%s: pthread_atfork", __func__);
+		registered = 1;
+	}
+	if (ulid_left < ULID_RND_LEN) {
+		randombytes_buf(ulid_pool, sizeof(ulid_pool));
+		ulid_left = sizeof(ulid_pool);
+	}
+	p = ulid_pool + sizeof(ulid_pool) - ulid_left;
+	memcpy(out, p, ULID_RND_LEN);
+	sodium_memzero(p, ULID_RND_LEN);
+	ulid_left -= ULID_RND_LEN;
+	pthread_mutex_unlock(&ulid_mtx);
+}
+
 void
 make_ulid_id(char *buf, size_t len, const char *prefix)
 {
 	static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
-	unsigned char rnd[10];
+	unsigned char rnd[ULID_RND_LEN];
 	char ulid[27];
 	uint64_t t = (uint64_t)now_ms();
 	int i, bit;
@@ -271,7 +314,7 @@ make_ulid_id(char *buf, size_t len, const char *prefix)
 		ulid[i] = alphabet[t & 31];
 		t >>= 5;
 	}
-	randombytes_buf(rnd, sizeof(rnd));
+	ulid_random(rnd);
 	for (i = 0; i < 16; i++) {
 		bit = i * 5;
 		unsigned v = ((unsigned)rnd[bit / 8] << 8 |
@@ -280,6 +323,7 @@ make_ulid_id(char *buf, size_t len, const char *prefix)
 		ulid[10 + i] = alphabet[v & 31];
 	}
 	ulid[26] = '\0';
+	sodium_memzero(rnd, sizeof(rnd));
 	snprintf(buf, len, "%s%s", prefix, ulid);
 }
 

@@ -70,6 +70,49 @@ test_ids(void)
 	CHECK(strlen(t) == ISO_TIME_LEN, "iso time length");
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Ids drawn from the batched pool: distinct, also across a fork. */
+static void
+test_ids_unique(void)
+{
+	enum { N = 20 * ULID_POOL_IDS + 3, W = SPEND_ID_LEN + 1 };
+	static char ids[N][W];
+	char mine[W], theirs[W];
+	int i, fd[2], status, ok = 1;
+	pid_t pid;
+
+	for (i = 0; i < N; i++)
+		make_ulid_id(ids[i], W, "req_");
+	qsort(ids, N, W, cmp_str);
+	for (i = 1; i < N; i++)
+		if (strcmp(ids[i - 1], ids[i]) == 0)
+			ok = 0;
+	CHECK(ok, "ids across many pool refills are distinct");
+
+	/* The parent's pool is part used: the child must not reuse it. */
+	CHECK(pipe(fd) == 0, "pipe");
+	if ((pid = fork()) == 0) {
+		make_ulid_id(theirs, sizeof(theirs), "req_");
+		_exit(write(fd[1], theirs, sizeof(theirs)) ==
+		    (ssize_t)sizeof(theirs) ? 0 : 1);
+	}
+	make_ulid_id(mine, sizeof(mine), "req_");
+	memset(theirs, 0, sizeof(theirs));
+	CHECK(pid > 0 && read(fd[0], theirs, sizeof(theirs)) ==
+	    (ssize_t)sizeof(theirs), "child's id read");
+	waitpid(pid, &status, 0);
+	/* The random part: the 16 characters after the time. */
+	CHECK(strcmp(mine + 14, theirs + 14) != 0,
+	    "a forked child draws other random bytes than its parent");
+	close(fd[0]);
+	close(fd[1]);
+}
+
 /*
  * Log buffering: stderr goes to a pipe, read back after each step.
  */
@@ -262,6 +305,7 @@ main(void)
 	test_text();
 	test_parse_i64();
 	test_ids();
+	test_ids_unique();
 	test_log_buffer();
 	test_json();
 	return TAP_DONE();
