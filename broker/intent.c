@@ -156,8 +156,9 @@ intent_auto_key(char *out, size_t len)
 	unsigned char r[BROKER_AUTO_KEY_BYTES];
 	char hex[2 * BROKER_AUTO_KEY_BYTES + 1];
 
-	randombytes_buf(r, sizeof(r));
+	random_buf(r, sizeof(r));
 	sodium_bin2hex(hex, sizeof(hex), r, sizeof(r));
+	sodium_memzero(r, sizeof(r));
 	snprintf(out, len, "auto-%s", hex);
 }
 

@@ -18,7 +18,7 @@
 #define IDEMPOTENCY_KEY_MAX	128	/* printable ASCII, at least 1 */
 #define SPEND_ID_PREFIX_MAX	8	/* "req_", "evt_", ... */
 #define ULID_LEN		26	/* lowercase Crockford base32 */
-#define ULID_POOL_IDS		32	/* ids per draw of random bytes */
+#define RANDOM_POOL_BYTES	512	/* random bytes drawn at a time */
 #define SPEND_ID_LEN		(4 + ULID_LEN)	/* "req_" + ULID */
 #define ISO_TIME_LEN		24	/* 2026-05-07T12:34:56.000Z */
 

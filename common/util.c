@@ -260,51 +260,54 @@ fmt_iso_ms(char buf[32], int64_t ms)
 }
 
 /*
- * The random part of ids comes from a pool filled by libsodium ULID_POOL_IDS
- * ids at a time: one getrandom per id was a system call per request.  The
- * bytes of an id are wiped from the pool as they are handed out, and a
+ * Random bytes for ids and keys come from a pool that libsodium refills
+ * RANDOM_POOL_BYTES at a time: one getrandom per id was a system call per
+ * request.  Bytes are wiped from the pool as they are handed out, and a
  * child after fork() starts from an empty pool, never from its parent's.
  */
-#define ULID_RND_LEN	10
-static unsigned char	 ulid_pool[ULID_POOL_IDS * ULID_RND_LEN];
-static size_t		 ulid_left;
-static pthread_mutex_t	 ulid_mtx = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char	 rnd_pool[RANDOM_POOL_BYTES];
+static size_t		 rnd_left;
+static pthread_mutex_t	 rnd_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 static void
-ulid_forget(void)
+random_forget(void)
 {
-	sodium_memzero(ulid_pool, sizeof(ulid_pool));
-	ulid_left = 0;
+	sodium_memzero(rnd_pool, sizeof(rnd_pool));
+	rnd_left = 0;
 }
 
-static void
-ulid_random(unsigned char out[ULID_RND_LEN])
+void
+random_buf(void *out, size_t n)
 {
 	static int registered;
 	unsigned char *p;
 
-	pthread_mutex_lock(&ulid_mtx);
+	if (n > sizeof(rnd_pool)) {
+		randombytes_buf(out, n);
+		return;
+	}
+	pthread_mutex_lock(&rnd_mtx);
 	if (!registered) {
-		if (pthread_atfork(NULL, NULL, ulid_forget) != 0)
+		if (pthread_atfork(NULL, NULL, random_forget) != 0)
 			fatalx("%s: pthread_atfork", __func__);
 		registered = 1;
 	}
-	if (ulid_left < ULID_RND_LEN) {
-		randombytes_buf(ulid_pool, sizeof(ulid_pool));
-		ulid_left = sizeof(ulid_pool);
+	if (rnd_left < n) {
+		randombytes_buf(rnd_pool, sizeof(rnd_pool));
+		rnd_left = sizeof(rnd_pool);
 	}
-	p = ulid_pool + sizeof(ulid_pool) - ulid_left;
-	memcpy(out, p, ULID_RND_LEN);
-	sodium_memzero(p, ULID_RND_LEN);
-	ulid_left -= ULID_RND_LEN;
-	pthread_mutex_unlock(&ulid_mtx);
+	p = rnd_pool + sizeof(rnd_pool) - rnd_left;
+	memcpy(out, p, n);
+	sodium_memzero(p, n);
+	rnd_left -= n;
+	pthread_mutex_unlock(&rnd_mtx);
 }
 
 void
 make_ulid_id(char *buf, size_t len, const char *prefix)
 {
 	static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
-	unsigned char rnd[ULID_RND_LEN];
+	unsigned char rnd[10];
 	char ulid[27];
 	uint64_t t = (uint64_t)now_ms();
 	int i, bit;
@@ -314,7 +317,7 @@ make_ulid_id(char *buf, size_t len, const char *prefix)
 		ulid[i] = alphabet[t & 31];
 		t >>= 5;
 	}
-	ulid_random(rnd);
+	random_buf(rnd, sizeof(rnd));
 	for (i = 0; i < 16; i++) {
 		bit = i * 5;
 		unsigned v = ((unsigned)rnd[bit / 8] << 8 |

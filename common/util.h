@@ -35,6 +35,12 @@ int64_t	mono_ms(void);
 /* "2026-05-07T12:34:56.000Z" from milliseconds since the epoch. */
 void	fmt_iso_ms(char buf[32], int64_t ms);
 
+/*
+ * randombytes_buf() for small draws, served from a pool that libsodium
+ * refills (one system call per RANDOM_POOL_BYTES, not per id).
+ */
+void	random_buf(void *out, size_t n);
+
 /* prefix + 26 lowercase ULID characters (48-bit time, 80 random bits). */
 void	make_ulid_id(char *buf, size_t len, const char *prefix);
 
