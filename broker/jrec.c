@@ -9,6 +9,8 @@
  */
 #include <sys/queue.h>
 
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +34,28 @@ add_str(cJSON *o, const char *name, const char *v)
 		fatalx("%s: cJSON %s", __func__, name);
 }
 
+/*
+ * cJSON prints a number beyond an int with "%1.15g", reads it back with
+ * sscanf and may print it again: a tenth of a create went there, for
+ * budgets and amounts in cents.  Below 10^15 "%1.15g" of an integer is
+ * its plain digits, so those are handed to cJSON ready printed (a raw
+ * item), byte for byte what it would have printed; the rest, and every
+ * int, take cJSON's own path.
+ */
+#define RAW_INT_MAX	999999999999999LL
+
 static void
 add_int(cJSON *o, const char *name, int64_t v)
 {
+	char num[24];
+
+	if ((v > INT_MAX || v < INT_MIN) &&
+	    v <= RAW_INT_MAX && v >= -RAW_INT_MAX) {
+		snprintf(num, sizeof(num), "%" PRId64, v);
+		if (cJSON_AddRawToObject(o, name, num) == NULL)
+			fatalx("%s: cJSON %s", __func__, name);
+		return;
+	}
 	if (cJSON_AddNumberToObject(o, name, (double)v) == NULL)
 		fatalx("%s: cJSON %s", __func__, name);
 }
