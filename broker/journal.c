@@ -584,12 +584,19 @@ writer_main(void *arg)
 		if (write_all(w->fd, w->buf, w->len) == -1 ||
 		    (w->sync && fdatasync(w->fd) == -1))
 			err = errno;
+		/*
+		 * Wake-ups after the unlock: a woken thread never finds the
+		 * mutex still held and sleeps on it again (two futex calls
+		 * more per batch).
+		 */
 		pthread_mutex_lock(&w->mu);
 		w->err = err;
 		w->job = 0;
+		pthread_mutex_unlock(&w->mu);
 		pthread_cond_broadcast(&w->cv);
 		if (write(w->efd, &one, sizeof(one)) != sizeof(one))
-			continue;	/* the counter is already non-zero */
+			log_debug("event=journal_wakeup_failed");
+		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -647,8 +654,8 @@ writer_submit(struct journal *j, char *buf, size_t len)
 	j->w.err = 0;
 	j->w.job = 1;
 	j->busy = 1;
-	pthread_cond_broadcast(&j->w.cv);
 	pthread_mutex_unlock(&j->w.mu);
+	pthread_cond_broadcast(&j->w.cv);
 }
 
 /* Blocks until the batch in flight is settled (stop, journal_flush). */
