@@ -194,6 +194,7 @@
 #define DINO_AUTH_POOL_MAX	256	/* wiped guarded header buffers kept */
 #define DINO_CENTS_ABS_MAX	1000000000000000LL	/* 10^15, budgets */
 #define DINO_EASY_POOL_MAX	64	/* idle curl easy handles kept */
+#define DINO_CALL_POOL_MAX	64	/* finished calls kept for reuse */
 
 /* broker: the allocator under load (broker/main.c). */
 #define BROKER_MALLOC_TRIM	(16 * 1024 * 1024)	/* heap top kept */
