@@ -76,6 +76,7 @@
 
 #define DINO_USER_AGENT		"dino-broker/1"
 #define DINO_REQUEST_ID_PREFIX	"dbr_"
+#define DINO_HDRS_MAX		5	/* headers besides Authorization */
 #define DINO_AUTH_PREFIX	"Authorization: Bearer "
 #define DINO_AUTH_LEN		(sizeof(DINO_AUTH_PREFIX) + DINO_KEY_MAX)
 #define DINO_RESPONSE_CHUNK	4096	/* first response buffer size */
@@ -126,7 +127,12 @@ struct dino_call {
 	void		*arg;
 
 	CURL		*easy;		/* the attempt in flight, or NULL */
-	struct curl_slist *hdrs;
+	/*
+	 * The other headers, in nodes of our own too: libcurl only reads
+	 * the list, and curl_slist_append cost two allocations a header.
+	 */
+	struct curl_slist hdr_nodes[DINO_HDRS_MAX];
+	char		 rid_hdr[80];	/* "X-Request-Id: dbr_..." */
 	char		 errbuf[CURL_ERROR_SIZE];
 	char		*resp;
 	size_t		 resplen;
@@ -547,24 +553,31 @@ dino_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 static void
 dino_attempt_headers(struct dino_call *call)
 {
-	char rid[80];
-	struct curl_slist *h = NULL;
+	const char *hdrs[DINO_HDRS_MAX];
+	size_t i, n = 0;
+	int len;
 
 	make_ulid_id(call->res.request_id, sizeof(call->res.request_id),
 	    DINO_REQUEST_ID_PREFIX);
-	snprintf(rid, sizeof(rid), "X-Request-Id: %s", call->res.request_id);
-	if ((h = curl_slist_append(h, "Accept: application/json")) == NULL ||
-	    (h = curl_slist_append(h, "Content-Type: application/json")) ==
-	    NULL ||
-	    (h = curl_slist_append(h, rid)) == NULL ||
-	    /* No "Expect: 100-continue" round trip for a small body. */
-	    (h = curl_slist_append(h, "Expect:")) == NULL ||
-	    (call->kind == DINO_CREATE &&
-	    (h = curl_slist_append(h, call->idem_hdr)) == NULL))
-		fatalx("%s: out of memory", __func__);
-	call->hdrs = h;
+	len = snprintf(call->rid_hdr, sizeof(call->rid_hdr), "X-Request-Id: %s",
+	    call->res.request_id);
+	if (len < 0 || (size_t)len >= sizeof(call->rid_hdr))
+		fatalx("%s: request id too long", __func__);
+	hdrs[n++] = "Accept: application/json";
+	hdrs[n++] = "Content-Type: application/json";
+	hdrs[n++] = call->rid_hdr;
+	/* No "Expect: 100-continue" round trip for a small body. */
+	hdrs[n++] = "Expect:";
+	if (call->kind == DINO_CREATE)
+		hdrs[n++] = call->idem_hdr;
+	for (i = 0; i < n; i++) {
+		/* libcurl never writes through data. */
+		call->hdr_nodes[i].data = (char *)hdrs[i];
+		call->hdr_nodes[i].next = i + 1 < n ? &call->hdr_nodes[i + 1] :
+		    NULL;
+	}
 	call->auth_node.data = call->auth;
-	call->auth_node.next = h;
+	call->auth_node.next = &call->hdr_nodes[0];
 }
 
 /* The transport policy: the same for every attempt of every call. */
@@ -662,8 +675,6 @@ dino_attempt_start(struct dino_call *call)
 		    call->res.request_id, curl_multi_strerror(mc));
 		call->easy = NULL;
 		easy_put(call->c, e);
-		curl_slist_free_all(call->hdrs);
-		call->hdrs = NULL;
 		return -1;
 	}
 	return 0;
@@ -677,8 +688,6 @@ dino_attempt_end(struct dino_call *call)
 		easy_put(call->c, call->easy);
 		call->easy = NULL;
 	}
-	curl_slist_free_all(call->hdrs);
-	call->hdrs = NULL;
 }
 
 /*
