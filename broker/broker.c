@@ -1039,6 +1039,9 @@ conn_new(struct broker *b, int fd, const struct ucred *uc)
 		free(c);
 		return;
 	}
+	/* The answers of one loop turn go out in one sendmmsg. */
+	if (ipc_peer_batch(c->peer) == -1)
+		fatal("%s: ipc_peer_batch", __func__);
 	TAILQ_INSERT_TAIL(&b->conns, c, entry);
 	b->nconns++;
 	log_info("event=frontend_connected conn=%u frontend_pid=%lu uid=%lu",

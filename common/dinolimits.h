@@ -40,6 +40,8 @@
 #define IPC_INFLIGHT_MAX	4096	/* requests the broker holds at once */
 #define IPC_READ_BURST		64	/* packets read per peer wakeup */
 #define IPC_RECV_BATCH		16	/* packets per recvmmsg() */
+#define IPC_SEND_BATCH		16	/* packets per sendmmsg() */
+#define IPC_SEND_BATCH_BYTES	32768	/* bytes in a batching peer's outbox */
 #define IPC_CONNS_MAX		65536	/* MSG_CONFIG max_conns_per_uid */
 #define IPC_TIMEOUT_S_MAX	86400	/* ceiling of any timeout carried, s */
 #define BALANCE_CENTS_MAX	1000000000000000LL /* |balance field|, 10^15 */

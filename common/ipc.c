@@ -3,7 +3,7 @@
  * smtpd's mproc.c and tmux's proc.c: a builder, a reader whose getters
  * fail stickily, and a small peer on the libevent loop.
  */
-#define _GNU_SOURCE	/* recvmmsg */
+#define _GNU_SOURCE	/* recvmmsg, sendmmsg */
 
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -23,6 +23,7 @@
 _Static_assert(IPC_HDR_LEN == 4 * sizeof(uint32_t), "header is four u32");
 _Static_assert(IPC_MSG_MAX >= IPC_HDR_LEN, "IPC_MSG_MAX below header");
 _Static_assert(IPC_MSG_MAX <= UINT32_MAX, "len is a u32");
+_Static_assert(IPC_SEND_BATCH_BYTES >= IPC_MSG_MAX, "outbox below a message");
 
 /* Byte offsets of the header fields. */
 #define HDR_TYPE	0
@@ -235,8 +236,10 @@ struct ipc_qmsg {
 
 struct ipc_peer {
 	int			 fd;
+	struct event_base	*base;
 	struct event		*rev;
 	struct event		*wev;
+	struct event		*fev;		/* ipc_peer_batch(): flush */
 	ipc_msg_cb		 on_msg;
 	ipc_close_cb		 on_close;
 	void			*arg;
@@ -248,6 +251,15 @@ struct ipc_peer {
 	int			 freed;		/* free once not busy */
 	/* One spare byte each: a longer packet shows as truncated. */
 	unsigned char		 rbuf[IPC_RECV_BATCH][IPC_MSG_MAX + 1];
+	/*
+	 * The outbox of a batching peer: messages of one loop turn, sent
+	 * together.  Only used while the queue is empty, so the queue
+	 * always holds what is older than the outbox.
+	 */
+	size_t			 nout;
+	size_t			 outlen;
+	size_t			 outsz[IPC_SEND_BATCH];
+	unsigned char		*obuf;		/* IPC_SEND_BATCH_BYTES */
 };
 
 /* Neither closed, nor freed, nor waiting for a deferred close. */
@@ -265,6 +277,9 @@ ipc_peer_close(struct ipc_peer *p, const char *why)
 	p->closed = 1;
 	event_del(p->rev);
 	event_del(p->wev);
+	if (p->fev != NULL)
+		event_del(p->fev);
+	p->nout = p->outlen = 0;
 	p->on_close(p, why, p->arg);
 }
 
@@ -368,6 +383,9 @@ ipc_peer_destroy(struct ipc_peer *p)
 	}
 	event_free(p->rev);
 	event_free(p->wev);
+	if (p->fev != NULL)
+		event_free(p->fev);
+	free(p->obuf);
 	close(p->fd);
 	free(p);
 }
@@ -408,6 +426,7 @@ ipc_peer_new(struct event_base *base, int fd, ipc_msg_cb on_msg,
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->fd = fd;
+	p->base = base;
 	p->on_msg = on_msg;
 	p->on_close = on_close;
 	p->arg = arg;
@@ -435,10 +454,119 @@ ipc_peer_defer_close(struct ipc_peer *p, const char *why)
 	return -1;
 }
 
+/* Copies a message into the queue, to go out from the loop. */
+static int
+ipc_peer_enqueue(struct ipc_peer *p, const unsigned char *data, size_t len)
+{
+	struct ipc_qmsg *q;
+
+	if ((q = malloc(sizeof(*q) + len)) == NULL)
+		return ipc_peer_defer_close(p, "out of memory");
+	q->len = len;
+	memcpy(q->data, data, len);
+	TAILQ_INSERT_TAIL(&p->queue, q, entry);
+	p->nqueued++;
+	/*
+	 * Sending from the loop, not here, keeps every send error and its
+	 * on_close away from the caller's stack.
+	 */
+	if (event_add(p->wev, NULL) == -1)
+		return ipc_peer_defer_close(p, "event_add failed");
+	return 0;
+}
+
+/*
+ * Sends the outbox with sendmmsg; what the socket does not take goes to
+ * the queue, in order.  A send error closes the peer from the loop.
+ */
+static void
+ipc_peer_flush_out(struct ipc_peer *p)
+{
+	struct mmsghdr mm[IPC_SEND_BATCH];
+	struct iovec iov[IPC_SEND_BATCH];
+	size_t i, off, sent = 0, nout = p->nout;
+	int n;
+
+	p->nout = p->outlen = 0;
+	memset(mm, 0, sizeof(mm));
+	for (i = 0, off = 0; i < nout; off += p->outsz[i], i++) {
+		iov[i].iov_base = p->obuf + off;
+		iov[i].iov_len = p->outsz[i];
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (sent < nout) {
+		n = sendmmsg(p->fd, mm + sent, nout - sent,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n == -1) {
+			(void)ipc_peer_defer_close(p, "send failed");
+			return;
+		}
+		/* SEQPACKET sends whole packets; anything else is broken. */
+		for (i = sent; i < sent + (size_t)n; i++)
+			if (mm[i].msg_len != p->outsz[i]) {
+				(void)ipc_peer_defer_close(p, "send failed");
+				return;
+			}
+		sent += (size_t)n;
+	}
+	for (i = sent; i < nout; i++)
+		if (ipc_peer_enqueue(p, iov[i].iov_base, iov[i].iov_len) == -1)
+			return;
+}
+
+static void
+ipc_peer_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_peer *p = arg;
+
+	if (ipc_peer_live(p) && p->nout > 0)
+		ipc_peer_flush_out(p);
+}
+
+int
+ipc_peer_batch(struct ipc_peer *p)
+{
+	if (p->fev != NULL)
+		return 0;
+	if ((p->obuf = malloc(IPC_SEND_BATCH_BYTES)) == NULL)
+		return -1;
+	if ((p->fev = event_new(p->base, -1, 0, ipc_peer_flush_cb, p)) ==
+	    NULL) {
+		free(p->obuf);
+		p->obuf = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* A batching peer: into the outbox, flushed at the end of the turn. */
+static void
+ipc_peer_stash(struct ipc_peer *p, const struct ipc_buf *b)
+{
+	if (p->nout == IPC_SEND_BATCH ||
+	    b->len > IPC_SEND_BATCH_BYTES - p->outlen)
+		ipc_peer_flush_out(p);
+	if (p->fail != NULL)
+		return;
+	if (p->nqueued > 0) {
+		(void)ipc_peer_enqueue(p, b->data, b->len);
+		return;
+	}
+	memcpy(p->obuf + p->outlen, b->data, b->len);
+	p->outsz[p->nout++] = b->len;
+	p->outlen += b->len;
+	if (p->nout == 1)
+		event_active(p->fev, EV_TIMEOUT, 0);
+}
+
 int
 ipc_peer_send(struct ipc_peer *p, const struct ipc_buf *b)
 {
-	struct ipc_qmsg *q;
 	uint32_t len;
 	ssize_t n;
 
@@ -451,6 +579,10 @@ ipc_peer_send(struct ipc_peer *p, const struct ipc_buf *b)
 		return -1;	/* ipc_finish() was not called */
 	if (p->nqueued >= IPC_QUEUE_MAX)
 		return ipc_peer_defer_close(p, "outbound queue full");
+	if (p->fev != NULL && p->nqueued == 0) {
+		ipc_peer_stash(p, b);
+		return 0;
+	}
 	/*
 	 * With nothing queued before it the message goes out now: queueing
 	 * cost a malloc, two epoll_ctl calls and a loop turn per message,
@@ -470,19 +602,7 @@ ipc_peer_send(struct ipc_peer *p, const struct ipc_buf *b)
 			return 0;
 		}
 	}
-	if ((q = malloc(sizeof(*q) + b->len)) == NULL)
-		return ipc_peer_defer_close(p, "out of memory");
-	q->len = b->len;
-	memcpy(q->data, b->data, b->len);
-	TAILQ_INSERT_TAIL(&p->queue, q, entry);
-	p->nqueued++;
-	/*
-	 * Sending from the loop, not here, keeps every send error and its
-	 * on_close away from the caller's stack.
-	 */
-	if (event_add(p->wev, NULL) == -1)
-		return ipc_peer_defer_close(p, "event_add failed");
-	return 0;
+	return ipc_peer_enqueue(p, b->data, b->len);
 }
 
 int
@@ -496,6 +616,9 @@ ipc_peer_free(struct ipc_peer *p)
 {
 	if (p == NULL)
 		return;
+	/* A last answer before a hang-up still goes out, as unbatched. */
+	if (ipc_peer_live(p) && p->nout > 0)
+		ipc_peer_flush_out(p);
 	if (p->busy) {
 		p->freed = 1;
 		event_del(p->rev);

@@ -98,6 +98,14 @@ struct ipc_peer *ipc_peer_new(struct event_base *base, int fd,
 /* Queues b (after ipc_finish); -1 if b failed or the queue is full. */
 int	ipc_peer_send(struct ipc_peer *p, const struct ipc_buf *b);
 int	ipc_peer_fd(const struct ipc_peer *p);
+/*
+ * Opt-in batching: from now on what the peer is sent during one loop turn
+ * waits in an outbox and goes out in one sendmmsg() once the callbacks
+ * active in that turn have run (sooner when the outbox fills), in order
+ * and with the same error handling; ipc_peer_free() sends what is left.
+ * 0, or -1 when out of memory (the peer is unchanged).
+ */
+int	ipc_peer_batch(struct ipc_peer *p);
 void	ipc_peer_free(struct ipc_peer *p);
 
 #endif

@@ -505,6 +505,57 @@ test_peer_batches(struct event_base *base)
 	close(sv[1]);
 }
 
+/* A batching peer: small and large bursts, and a free before the flush. */
+static int
+send_n(struct ipc_peer *p, uint32_t from, int n, int big)
+{
+	static struct ipc_buf b;
+	int i, ok = 1;
+
+	for (i = 0; i < n; i++) {
+		ipc_begin(&b, 4, from + (uint32_t)i);
+		ipc_put_u32(&b, from + (uint32_t)i);
+		while (big && b.len < IPC_MSG_MAX - 8)
+			ipc_put_i64(&b, i);
+		if (ipc_finish(&b) == -1 || ipc_peer_send(p, &b) == -1)
+			ok = 0;
+	}
+	return ok;
+}
+
+static void
+test_peer_batch(struct event_base *base)
+{
+	struct side a, z;
+	int sv[2], n = 3 * IPC_SEND_BATCH + 3;
+
+	side_init(&a, base);
+	side_init(&z, base);
+	CHECK(pair(sv) == 0, "socketpair");
+	a.peer = ipc_peer_new(base, sv[0], on_msg, on_close, &a);
+	z.peer = ipc_peer_new(base, sv[1], on_msg, on_close, &z);
+	CHECK(a.peer != NULL && z.peer != NULL, "peers created");
+	CHECK(ipc_peer_batch(a.peer) == 0 && ipc_peer_batch(a.peer) == 0,
+	    "batching on, twice");
+	CHECK(send_n(a.peer, 0, n, 0), "small burst sent");
+	z.want = n;
+	run(base);
+	CHECK(z.nmsg == n && z.inorder, "small burst arrives in order");
+	/* Large messages fill the socket: the rest queue, order holds. */
+	CHECK(send_n(a.peer, (uint32_t)n, 2000, 1), "large burst sent");
+	z.want = n + 2000;
+	run(base);
+	CHECK(z.nmsg == n + 2000 && z.inorder, "large burst arrives in order");
+	CHECK(send_n(a.peer, (uint32_t)n + 2000, 5, 0), "last ones sent");
+	ipc_peer_free(a.peer);
+	z.want = n + 2005;
+	run(base);
+	CHECK(z.nmsg == n + 2005 && z.inorder,
+	    "what was sent before ipc_peer_free arrives");
+	CHECK(a.nclose == 0, "no close on the batching side");
+	ipc_peer_free(z.peer);
+}
+
 static void
 test_peer_bad_packets(struct event_base *base)
 {
@@ -779,6 +830,7 @@ main(void)
 	test_peer_new(base);
 	test_peer_roundtrip(base);
 	test_peer_batches(base);
+	test_peer_batch(base);
 	test_peer_bad_packets(base);
 	test_peer_hangup(base);
 	test_peer_free_in_msg(base);
