@@ -1088,12 +1088,22 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 /*
  * The log lines of one loop turn go out in one write: the flush event is
- * made active by the turn's first line and runs after the callbacks
- * already active, so after the answers those callbacks sent.
+ * made active by the turn's first line.  It then goes once more to the
+ * back of the turn's queue, behind the answers' flush (ipc_peer_batch)
+ * that the same callback made active after logging: the answer leaves
+ * first, the log line after it.
  */
 static void
 logflush_cb(evutil_socket_t fd, short what, void *arg)
 {
+	static int requeued;
+
+	if (!requeued) {
+		requeued = 1;
+		event_active(arg, EV_TIMEOUT, 0);
+		return;
+	}
+	requeued = 0;
 	log_flush();
 }
 
@@ -1114,8 +1124,8 @@ broker_start(struct broker *b)
 	    EV_READ | EV_PERSIST, accept_cb, b)) == NULL ||
 	    event_add(b->ev_accept, NULL) == -1)
 		fatalx("%s: event_new", __func__);
-	if ((b->ev_logflush = event_new(b->base, -1, 0, logflush_cb, NULL)) ==
-	    NULL)
+	if ((b->ev_logflush = event_new(b->base, -1, 0, logflush_cb,
+	    event_self_cbarg())) == NULL)
 		fatalx("%s: event_new", __func__);
 	log_buffer(logflush_wake, b->ev_logflush);
 }
