@@ -193,6 +193,37 @@ def test_rotation_under_seccomp(_st=None):
         st.stop()
 
 
+def test_big_numbers_replay(_st=None):
+    """Budgets beyond a C int, which the broker hands to cJSON ready
+    printed: the records hold the plain digits, the chain verifies, and a
+    restarted broker answers the same numbers from its replay."""
+    st = S.Stack()
+    st.seed = S.default_seed(st.key, wallet_cents=10**13,
+                             budget_cents=10**12)
+    st.__enter__()
+    try:
+        key = "big-%f" % time.time()
+        a = settle(st, key, 1200)
+        rem = a and a.get("remaining_budget_cents")
+        check(isinstance(rem, int) and rem > 2**31,
+              "remaining budget beyond an int: %r" % rem)
+        raw = b"".join(open(f, "rb").read() for f in glob.glob(
+            os.path.join(st.journal_dir, "journal-*.jsonl")))
+        check(b'"remaining_budget_cents":%d,' % (rem or 0) in raw,
+              "journaled as plain digits")
+        st.restart_broker()
+        b = settle(st, key, 1200)
+        check(b and b["id"] == a["id"] and
+              b.get("remaining_budget_cents") == rem,
+              "the replayed intent answers the same numbers")
+        st.kill("frontend")
+        st.kill("broker")
+        rc, out = verify(st.journal_dir)
+        check(rc == 0, "the chain verifies: " + out)
+    finally:
+        st.stop()
+
+
 def test_kill_before_fsync(st):
     """The broker is frozen before it reads the request: the intent never
     reaches the journal.  The agent's retry makes the one spend."""
