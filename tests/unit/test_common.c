@@ -189,7 +189,7 @@ test_log_buffer(void)
 	log_flush();
 	drain(fd[0], out, sizeof(out));
 	for (p = out, i = 0; i < 2 * LOG_BUF_MAX / 64; i++) {
-		char want[16];
+		char want[32];
 
 		snprintf(want, sizeof(want), "seq=%06d ", i);
 		if ((q = strstr(p, want)) == NULL) {
