@@ -62,6 +62,8 @@ struct fe_conn {
 struct request {
 	TAILQ_ENTRY(request)	 conn_entry;
 	TAILQ_ENTRY(request)	 intent_entry;	/* on intent->waiters */
+	TAILQ_ENTRY(request)	 share_entry;	/* on *share_list */
+	struct request_list	*share_list;	/* get_balance: a read_share's */
 	struct fe_conn		*conn;
 	uint32_t		 reqid;
 	const char		*tool;
@@ -290,6 +292,8 @@ request_free(struct request *r)
 		TAILQ_REMOVE(&r->intent->waiters, r, intent_entry);
 	if (r->call != NULL)
 		dino_cancel(r->call);
+	if (r->share_list != NULL)
+		TAILQ_REMOVE(r->share_list, r, share_entry);
 	TAILQ_REMOVE(&r->conn->reqs, r, conn_entry);
 	r->conn->b->inflight--;
 	free(r);
@@ -733,26 +737,119 @@ handle_get_spend(struct fe_conn *c, struct ipc_msg *m)
 	return 0;
 }
 
-static void
-get_balance_cb(const struct dino_result *res, void *arg)
-{
-	struct request *r = arg;
+/*
+ * get_balance: shared reads.  An agent's get_balance is answered by a
+ * GET /v1/balance that left the broker after the agent's request arrived,
+ * never by one already in flight, so the answer is as fresh as a call of
+ * its own.  The requests for one account that arrive while a read is in
+ * flight are queued for the next read, started when that one completes:
+ * under load one read answers everyone who arrived during the last, and
+ * Dino sees one read per round trip per account, not one per agent call.
+ */
+struct read_share {
+	LIST_ENTRY(read_share)	 entry;
+	struct broker		*b;
+	char			 account[BROKER_NAME_MAX + 1];
+	struct dino_call	*call;		/* in flight, or NULL */
+	struct request_list	 riding;	/* answered by call */
+	struct request_list	 queued;	/* arrived since: the next read */
+};
 
-	r->call = NULL;
-	snprintf(r->dino_request_id, sizeof(r->dino_request_id), "%s",
-	    res->request_id);
-	if (res->outcome != DINO_OK)
-		answer_read_failure(r, res);
+static void	share_start(struct read_share *);
+
+static struct read_share *
+share_get(struct broker *b, const char *account)
+{
+	struct read_share *s;
+
+	LIST_FOREACH(s, &b->shares, entry)
+		if (strcmp(s->account, account) == 0)
+			return s;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("%s: calloc", __func__);
+	s->b = b;
+	snprintf(s->account, sizeof(s->account), "%s", account);
+	TAILQ_INIT(&s->riding);
+	TAILQ_INIT(&s->queued);
+	LIST_INSERT_HEAD(&b->shares, s, entry);
+	return s;
+}
+
+static void
+share_free(struct read_share *s)
+{
+	if (s->call != NULL)
+		dino_cancel(s->call);
+	LIST_REMOVE(s, entry);
+	free(s);
+}
+
+/* Answers every rider with res, or with a 503 when res is NULL. */
+static void
+share_answer(struct read_share *s, const struct dino_result *res)
+{
+	struct request *r;
+
+	while ((r = TAILQ_FIRST(&s->riding)) != NULL) {
+		TAILQ_REMOVE(&s->riding, r, share_entry);
+		r->share_list = NULL;
+		if (res == NULL) {
+			answer_error(r, 503, "dino_unavailable", "Dino could "
+			    "not be asked; retry later");
+			continue;
+		}
+		snprintf(r->dino_request_id, sizeof(r->dino_request_id), "%s",
+		    res->request_id);
+		if (res->outcome != DINO_OK)
+			answer_read_failure(r, res);
+		else
+			answer_balance(r, &res->balance);
+	}
+}
+
+static void
+share_done(const struct dino_result *res, void *arg)
+{
+	struct read_share *s = arg;
+
+	s->call = NULL;
+	share_answer(s, res);
+	if (TAILQ_EMPTY(&s->queued))
+		share_free(s);
 	else
-		answer_balance(r, &res->balance);
+		share_start(s);
+}
+
+/* The queued requests ride a new read (or are answered 503 at once). */
+static void
+share_start(struct read_share *s)
+{
+	struct account *a;
+	struct dino_key key;
+	struct request *r;
+
+	while ((r = TAILQ_FIRST(&s->queued)) != NULL) {
+		TAILQ_REMOVE(&s->queued, r, share_entry);
+		TAILQ_INSERT_TAIL(&s->riding, r, share_entry);
+		r->share_list = &s->riding;
+	}
+	/* By name: a reload may have replaced (or removed) the account. */
+	if ((a = config_find_account(s->b->cfg, s->account)) != NULL) {
+		creds_dino_key(a, &key);
+		s->call = dino_get_balance(s->b->dino, &key, share_done, s);
+	}
+	if (s->call == NULL) {
+		share_answer(s, NULL);
+		share_free(s);
+	}
 }
 
 static int
 handle_get_balance(struct fe_conn *c, struct ipc_msg *m)
 {
 	struct msg_get_balance g;
-	struct dino_key key;
 	struct principal *pr;
+	struct read_share *s;
 	struct request *r;
 
 	if (msg_get_balance_dec(m, &g) == -1 || ipc_end(m) == -1 ||
@@ -762,12 +859,12 @@ handle_get_balance(struct fe_conn *c, struct ipc_msg *m)
 	snprintf(r->agent, sizeof(r->agent), "%s", g.caller.agent);
 	if ((pr = request_principal(r, &g.caller)) == NULL)
 		return 0;
-	creds_dino_key(pr->account, &key);
 	request_deadline(r, BROKER_READ_DEADLINE_MS, read_deadline_cb);
-	if ((r->call = dino_get_balance(c->b->dino, &key, get_balance_cb,
-	    r)) == NULL)
-		answer_error(r, 503, "dino_unavailable", "Dino could not be "
-		    "asked; retry later");
+	s = share_get(c->b, pr->account->name);
+	TAILQ_INSERT_TAIL(&s->queued, r, share_entry);
+	r->share_list = &s->queued;
+	if (s->call == NULL)
+		share_start(s);
 	return 0;
 }
 
@@ -1117,6 +1214,7 @@ void
 broker_start(struct broker *b)
 {
 	TAILQ_INIT(&b->conns);
+	LIST_INIT(&b->shares);
 	b->intents->owner = b;
 	b->intents->on_status = broker_spend_changed;
 	b->intents->on_status_arg = b;
@@ -1149,6 +1247,8 @@ broker_stop(struct broker *b)
 		c->dead = 1;
 		conn_free(c);
 	}
+	while (!LIST_EMPTY(&b->shares))
+		share_free(LIST_FIRST(&b->shares));
 }
 
 

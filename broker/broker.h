@@ -20,6 +20,7 @@ struct dino_client;
 struct fe_conn;
 
 TAILQ_HEAD(fe_conn_list, fe_conn);
+LIST_HEAD(read_share_list, read_share);
 
 struct broker {
 	struct event_base	*base;
@@ -37,6 +38,7 @@ struct broker {
 	size_t			 nconns;
 	size_t			 inflight;	/* at most IPC_INFLIGHT_MAX */
 	unsigned int		 next_conn;
+	struct read_share_list	 shares;	/* balance reads (broker.c) */
 
 	/* Operator control (issue 7): admin.c, ops.c, reload.c. */
 	struct admin		*admin;		/* NULL without admin_socket */

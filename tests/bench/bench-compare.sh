@@ -11,7 +11,10 @@
 # throughput, p50 and p99 latency (from h2load's per-request log), and the
 # ratios b/a and b/c.  Also: start-up to ready, idle RSS, RSS with 10,000
 # idle agent connections, and connections the broker opened to Dino per
-# thousand calls.  The table is printed and saved under BUILD/bench/.
+# thousand calls.  And two floors measured on the same machine: the RSS of
+# a process that only links libcurl and initialises it, and one round trip
+# between two processes over a SEQPACKET pair (the broker path makes two
+# more process round trips than a direct call).  The table is printed and saved under BUILD/bench/.
 #
 # nginx comes from Debian's packages (nginx-light, else nginx), installed
 # here when running as root; without it, column (c) is left out.
@@ -37,6 +40,9 @@ if ! command -v nginx >/dev/null && [ "$(id -u)" -eq 0 ]; then
 fi
 ulimit -n "$(ulimit -Hn)"
 mkdir -p "$top/$B/bench"
-export DINO_BUILD="$top/$B" DINO_TOP="$top"
+# The floors (tests/bench/floor.c) are not part of the product: built here.
+cc -O2 -std=gnu11 -Wall -Wextra -o "$top/$B/bench/floor" \
+    "$top/tests/bench/floor.c" $(pkg-config --cflags --libs libcurl)
+export DINO_BUILD="$top/$B" DINO_TOP="$top" DINO_FLOOR="$top/$B/bench/floor"
 exec /usr/bin/python3 "$top/tests/bench/bench_compare.py" "$top" \
     "$top/$B/bench" "$N"

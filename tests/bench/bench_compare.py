@@ -42,6 +42,25 @@ def anon_kib(pid):
         return int(re.search(r"RssAnon:\s+(\d+)", f.read()).group(1))
 
 
+def pss_kib(pid):
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        return int(re.search(r"Pss:\s+(\d+)", f.read()).group(1))
+
+
+def floors():
+    """(libcurl RSS KiB, SEQPACKET round trip us) from tests/bench/floor.c."""
+    exe = os.environ.get("DINO_FLOOR")
+    if not exe:
+        return float("nan"), float("nan")
+    rss = subprocess.run([exe, "rss"], capture_output=True, text=True).stdout
+    rtt = subprocess.run([exe, "rtt", "20000"], capture_output=True,
+                         text=True).stdout
+    m, n = re.search(r"rss_kib=(\d+)", rss), re.search(r"rtt_us=([\d.]+)",
+                                                      rtt)
+    return (int(m.group(1)) if m else float("nan"),
+            float(n.group(1)) if n else float("nan"))
+
+
 def percentile(sorted_us, p):
     if not sorted_us:
         return 0.0
@@ -201,6 +220,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="dino-bench-compare.")
     os.chmod(workdir, 0o755)
     res = {"requests": nreq, "agents": list(AGENTS), "runs": {}}
+    res["floor_curl_rss_kib"], res["floor_rtt_us"] = floors()
     st = BenchStack(log_level="info", daily_cap=10**11, spm=600000,
                     config_extra="agent_conns_per_uid %d\n"
                     "journal_fsync yes\n" % (IDLE_CONNS + 256),
@@ -216,6 +236,8 @@ def main():
                                    for k in ("frontend", "broker")}
             res["idle_anon_kib"] = {k: anon_kib(st.pid(k))
                                     for k in ("frontend", "broker")}
+            res["idle_pss_kib"] = {k: pss_kib(st.pid(k))
+                                   for k in ("frontend", "broker")}
             res["idle_conns"] = IDLE_CONNS
             res["idle_conns_rss_kib"] = idle_conns(st, IDLE_CONNS)
             body = os.path.join(workdir, "body.json")
@@ -303,6 +325,14 @@ def report(res):
             res["idle_rss_kib"]["broker"] / 1024.0,
             res["idle_anon_kib"]["frontend"] / 1024.0,
             res["idle_anon_kib"]["broker"] / 1024.0),
+        "idle PSS (shared pages divided among their users): frontend %.1f, "
+        "broker %.1f MiB" % (res["idle_pss_kib"]["frontend"] / 1024.0,
+                             res["idle_pss_kib"]["broker"] / 1024.0),
+        "floor: a process that only links libcurl and initialises it: %.1f "
+        "MiB RSS" % (res["floor_curl_rss_kib"] / 1024.0),
+        "floor: one round trip between two processes (SEQPACKET): %.1f us; "
+        "the broker path makes two more than a direct call: >= %.0f us added"
+        % (res["floor_rtt_us"], 2 * res["floor_rtt_us"]),
         "%d idle agent connections: frontend %.1f + broker %.1f = %.1f MiB "
         "(target <= 64)" % (res["idle_conns"], fe / 1024.0, br / 1024.0,
                             (fe + br) / 1024.0),

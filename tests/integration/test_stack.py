@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -244,6 +245,54 @@ def test_frontend_restart(st):
     st.restart_frontend()
     s, _, j = st.agent("GET", "/tools/get_balance")
     check(s == 200, "broker serves a restarted frontend")
+
+
+
+def balance_lines(st):
+    """(dino_request_id, status) of each get_balance the broker answered."""
+    out = []
+    for line in st.log("broker").decode(errors="replace").splitlines():
+        if "event=request " in line and "tool=get_balance" in line:
+            f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+            out.append((f.get("dino_request_id"), f.get("status")))
+    return out
+
+
+def test_balance_reads_shared(st):
+    """Balance reads that arrive while one is in flight share the next
+    read, which leaves after they arrived: never the one in flight."""
+    s, _, before = st.agent("GET", "/tools/get_balance")
+    check(s == 200, "balance before")
+    seen = len(balance_lines(st))
+    st.faults(latency_ms=700, routes=["read"])
+    got = {}
+
+    def get(name):
+        got[name] = st.agent("GET", "/tools/get_balance")
+
+    first = threading.Thread(target=get, args=("first",))
+    first.start()
+    time.sleep(0.25)             # Dino has computed it and holds the answer
+    st.faults(reset=True)
+    s, _, sp = st.create(2500, "AWS", "shared read")
+    check(s == 200 and sp["status"] == "approved", "spend while in flight")
+    later = [threading.Thread(target=get, args=("later%d" % i,))
+             for i in range(4)]
+    for t in later:
+        t.start()
+    for t in [first] + later:
+        t.join(10)
+    s, _, after = st.agent("GET", "/tools/get_balance")
+    check(s == 200, "balance after")
+    check(got["first"][0] == 200 and got["first"][2] == before,
+          "the read in flight answers only those who came before it")
+    check(all(got["later%d" % i][0] == 200 and got["later%d" % i][2] ==
+              after for i in range(4)) and after != before,
+          "those who came while it was in flight see the spend")
+    ids = [i for i, st_ in balance_lines(st)[seen:] if st_ == "200"]
+    check(len(ids) == 6 and len(set(ids[1:5])) == 1 and ids[0] != ids[1]
+          and ids[5] != ids[1],
+          "four concurrent reads shared one Dino read (%r)" % ids)
 
 
 if __name__ == "__main__":

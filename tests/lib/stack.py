@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 
 TOP = os.environ.get("DINO_TOP", os.path.dirname(os.path.dirname(
@@ -486,19 +485,14 @@ principal uid %d {
 
 
 def log_pipe(path):
-    """A pipe whose read end a daemon thread copies into path; returns the
-    write end for a child's stdout and stderr."""
+    """A pipe whose read end cat(1) appends to path; returns the write end
+    for a child's stdout and stderr.  cat exits when the last writer has
+    closed it; it costs the benchmarks less than a Python copier."""
     r, w = os.pipe()
-
-    def copy():
-        with open(path, "ab", buffering=0) as out:
-            while True:
-                b = os.read(r, 65536)
-                if not b:
-                    break
-                out.write(b)
-        os.close(r)
-    threading.Thread(target=copy, daemon=True).start()
+    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    subprocess.Popen(["cat"], stdin=r, stdout=out, close_fds=True)
+    os.close(r)
+    os.close(out)
     return w
 
 
