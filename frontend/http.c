@@ -89,12 +89,43 @@ frontend_call_detach(struct fe_call *c)
 	c->conn = NULL;
 }
 
+/*
+ * evhttp_send_reply() only queues an answer: the bufferevent would wait
+ * for EPOLLOUT, a turn of the loop and two epoll_ctl calls before the
+ * bytes leave.  The socket almost always has room, so the answer is
+ * written now.  What does not fit (a slow reader) stays queued for the
+ * bufferevent, and an error is left for its own write to meet and
+ * report.  When all of it left, the write callback, deferred to the end
+ * of this turn, lets evhttp finish the request (keep-alive, the next
+ * request, or close) exactly as if the bufferevent had written it.
+ */
+static void
+reply_flush(struct evhttp_connection *evcon)
+{
+	struct bufferevent *bev;
+	struct evbuffer *out;
+	evutil_socket_t fd;
+	int n;
+
+	if ((bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
+	    (fd = bufferevent_getfd(bev)) < 0)
+		return;
+	out = bufferevent_get_output(bev);
+	/* The bufferevent freezes the front of its buffer to everyone else. */
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, fd);
+	evbuffer_freeze(out, 1);
+	if (n > 0 && evbuffer_get_length(out) == 0)
+		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+}
+
 void
 fe_call_reply(struct fe_call *call, int status, const char *body)
 {
 	struct evhttp_request *req = call->req;
+	struct evhttp_connection *evcon;
 	struct evkeyvalq *h;
-	struct evbuffer *buf;
+	struct evbuffer *out;
 	char agent[AGENT_LABEL_MAX + 1];
 
 	if (req == NULL)
@@ -108,13 +139,16 @@ fe_call_reply(struct fe_call *call, int status, const char *body)
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	if (call->close)
 		evhttp_add_header(h, "Connection", "close");
-	if ((buf = evbuffer_new()) == NULL ||
-	    evbuffer_add(buf, body, strlen(body)) == -1 ||
-	    evbuffer_add(buf, "\n", 1) == -1)
+	out = evhttp_request_get_output_buffer(req);
+	if (evbuffer_add(out, body, strlen(body)) == -1 ||
+	    evbuffer_add(out, "\n", 1) == -1) {
+		evbuffer_drain(out, evbuffer_get_length(out));
 		status = 500;
-	evhttp_send_reply(req, status, NULL, buf);
-	if (buf != NULL)
-		evbuffer_free(buf);
+	}
+	evcon = evhttp_request_get_connection(req);
+	evhttp_send_reply(req, status, NULL, NULL);
+	if (evcon != NULL)
+		reply_flush(evcon);
 	log_info("event=request req=%u uid=%u gid=%u pid=%u route=%s "
 	    "status=%d agent=\"%s\"", call->reqid, call->caller.uid,
 	    call->caller.gid, call->caller.pid, route_names[call->route],
