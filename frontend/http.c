@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -26,6 +27,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <event2/util.h>
 
 #include "frontend.h"
 #include "dinolimits.h"
@@ -90,6 +92,24 @@ frontend_call_detach(struct fe_call *c)
 }
 
 /*
+ * The Date header, formatted once a second rather than by libevent for
+ * every answer.
+ */
+static const char *
+http_date(void)
+{
+	static char date[64];
+	static time_t last = -1;
+	struct tm tm;
+	time_t now = time(NULL);
+
+	if (now != last && gmtime_r(&now, &tm) != NULL &&
+	    evutil_date_rfc1123(date, sizeof(date), &tm) > 0)
+		last = now;
+	return date[0] != '\0' ? date : NULL;
+}
+
+/*
  * evhttp_send_reply() only queues an answer: the bufferevent would wait
  * for EPOLLOUT, a turn of the loop and two epoll_ctl calls before the
  * bytes leave.  The socket almost always has room, so the answer is
@@ -126,6 +146,7 @@ fe_call_reply(struct fe_call *call, int status, const char *body)
 	struct evhttp_connection *evcon;
 	struct evkeyvalq *h;
 	struct evbuffer *out;
+	const char *date;
 	char agent[AGENT_LABEL_MAX + 1];
 
 	if (req == NULL)
@@ -137,6 +158,8 @@ fe_call_reply(struct fe_call *call, int status, const char *body)
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	if ((date = http_date()) != NULL)
+		evhttp_add_header(h, "Date", date);
 	if (call->close)
 		evhttp_add_header(h, "Connection", "close");
 	out = evhttp_request_get_output_buffer(req);
