@@ -427,6 +427,13 @@ check_request(struct fe_call *call)
 		    "Transfer-Encoding and Content-Length together");
 		return -1;
 	}
+	/*
+	 * Chunked framing is where parsers disagree (a tab after the colon,
+	 * obs-fold, ...).  A chunked request is answered and its connection
+	 * closed, so nothing after its body is ever read as a request.
+	 */
+	if (evhttp_find_header(h, "Transfer-Encoding") != NULL)
+		call->close = 1;
 	uri = evhttp_request_get_uri(call->req);
 	if (uri == NULL || strlen(uri) > FRONTEND_URI_MAX) {
 		call->close = 1;

@@ -602,6 +602,27 @@ def test_peer_gone_before_answer(fe):
     tap.check(status == 200, "keep-alive still works after the resets")
 
 
+def test_chunked_request_ends_connection(fe):
+    """Bytes after a chunked body are never read as a request, even when
+    the agent keeps its side open: a tab after the colon is read as
+    chunked here and might not be by another parser."""
+    smuggled = raw_request("GET", "/tools/get_balance", close=False)
+    for te in ("Transfer-Encoding:\tchunked", "Transfer-Encoding: chunked"):
+        raw = ("POST /tools/create_spend HTTP/1.1\r\nHost: x\r\n"
+               "Content-Type: application/json\r\n%s\r\n\r\n0\r\n\r\n"
+               % te).encode() + smuggled
+        s = connect(fe.agent)
+        try:
+            s.sendall(raw)
+            data, closed = read_all(s, 5)
+        finally:
+            s.close()
+        got = split_responses(data)
+        tap.check(closed and [st for st, _ in got] == [400],
+                  "%r: one answer (400), then closed: %r" %
+                  (te, [st for st, _ in got]))
+
+
 def test_late_answer_after_client_left(fe):
     s = connect(fe.agent)
     s.sendall(raw_request("POST", "/tools/create_spend",
