@@ -242,6 +242,15 @@ union broker_answer {
 	struct msg_error	error;
 };
 
+/*
+ * Where every answer and push is decoded.  A spend is several KiB: on the
+ * heap it cost a large allocation per message, and with thousands of
+ * agent connections coming and going that search of the free lists cost
+ * more than rendering the answer.  Messages are handled one at a time and
+ * nothing keeps a pointer into this past its handler.
+ */
+static union broker_answer decoded;
+
 static int
 answer_decode(struct ipc_msg *m, union broker_answer *a)
 {
@@ -281,7 +290,7 @@ answer_reply(struct fe_call *c, uint32_t type, const union broker_answer *a)
 static void
 broker_answer(struct frontend *fe, struct ipc_msg *m)
 {
-	union broker_answer *a;
+	union broker_answer *a = &decoded;
 	struct fe_call *c;
 	uint32_t reqid = m->hdr.reqid;
 
@@ -289,9 +298,6 @@ broker_answer(struct frontend *fe, struct ipc_msg *m)
 		frontend_broker_lost(fe, "answer to a request never sent");
 		return;
 	}
-	/* Decoded on the heap: a spend answer is several KiB. */
-	if ((a = malloc(sizeof(*a))) == NULL)
-		fatalx("%s: out of memory", __func__);
 	if (answer_decode(m, a) == -1) {
 		frontend_broker_lost(fe, m->why);
 	} else if ((c = call_find(fe, reqid)) == NULL) {
@@ -311,7 +317,6 @@ broker_answer(struct frontend *fe, struct ipc_msg *m)
 		answer_reply(c, m->hdr.type, a);
 		call_finish(c);
 	}
-	free(a);
 }
 
 /*
@@ -321,10 +326,8 @@ broker_answer(struct frontend *fe, struct ipc_msg *m)
 static void
 broker_update(struct frontend *fe, struct ipc_msg *m)
 {
-	struct msg_spend *sp;
+	struct msg_spend *sp = &decoded.spend;
 
-	if ((sp = malloc(sizeof(*sp))) == NULL)
-		fatalx("%s: out of memory", __func__);
 	if (m->hdr.reqid != 0 || msg_spend_dec(m, sp) == -1)
 		frontend_broker_lost(fe, m->hdr.reqid != 0 ?
 		    "a push with a reqid" : m->why);
@@ -333,7 +336,6 @@ broker_update(struct frontend *fe, struct ipc_msg *m)
 		    sp->spend.status);
 		fe_wait_update(fe, sp);
 	}
-	free(sp);
 }
 
 /*

@@ -73,6 +73,7 @@ LIST_HEAD(fe_calls, fe_call);
 
 #define FE_INFLIGHT_BUCKETS	1024	/* power of two */
 #define FE_UID_BUCKETS		256	/* power of two */
+#define FE_RENDER_STACK		4096	/* render.c: answers printed on the stack */
 
 /* Connections held by one uid. */
 struct fe_uidcount {
@@ -143,9 +144,9 @@ int	fe_route_match(const char *method, const char *path,
 /* render.c */
 char	*fe_render_error(const char *code, const char *message);
 char	*fe_render_spend(const struct msg_spend *, int *status);
+char	*fe_render_wait(const struct spend_obj *, int timed_out, int *status);
 char	*fe_render_balance(const struct msg_balance *);
 char	*fe_render_health(int connected);
-cJSON	*fe_spend_to_json(const struct spend_obj *);
 
 /* wait.c */
 int	fe_wait_timeout_parse(const char *query, unsigned max, uint32_t *out,

@@ -135,17 +135,10 @@ watch_find(struct fe_wait *t, const char *id)
 static int
 watch_render(struct fe_watch *w, const struct msg_spend *sp)
 {
-	struct msg_spend *copy;
 	char *body;
 
-	if ((copy = malloc(sizeof(*copy))) == NULL)
-		return -1;
-	*copy = *sp;
-	copy->replayed = 0;
-	copy->timed_out = 1;
-	body = fe_render_spend(copy, &w->timeout_status);
-	free(copy);
-	if (body == NULL)
+	if ((body = fe_render_wait(&sp->spend, 1, &w->timeout_status)) ==
+	    NULL)
 		return -1;
 	if (w->timeout_body != NULL)
 		cJSON_free(w->timeout_body);
@@ -354,18 +347,11 @@ fe_wait_start(struct fe_call *call, const char *id, const char *query)
 static void
 reply_now(struct fe_call *c, const struct msg_spend *sp)
 {
-	struct msg_spend *copy;
-	char *body = NULL;
+	char *body;
 	int status;
 
-	if ((copy = malloc(sizeof(*copy))) != NULL) {
-		*copy = *sp;
-		copy->replayed = 0;
-		copy->timed_out = !spend_status_terminal(sp->spend.status);
-		body = fe_render_spend(copy, &status);
-		free(copy);
-	}
-	if (body == NULL) {
+	if ((body = fe_render_wait(&sp->spend,
+	    !spend_status_terminal(sp->spend.status), &status)) == NULL) {
 		fe_call_error(c, 500, "internal_error", "out of memory");
 		return;
 	}

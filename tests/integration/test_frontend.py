@@ -473,26 +473,145 @@ def test_idle_connection_closed(fe):
     tap.check(took < IDLE_S + 4, "within the idle timeout (%.1fs)" % took)
 
 
+def read_all(s, limit_s=10.0):
+    """Everything the server sends until it closes (or limit_s passes)."""
+    data = b""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        if not d:
+            return data, True
+        data += d
+    return data, False
+
+
 def test_pipelined_requests(fe):
     s = connect(fe.agent)
     try:
         s.sendall(raw_request("GET", "/healthz", close=False) +
                   raw_request("GET", "/tools/get_balance"))
-        data = b""
-        end = time.monotonic() + 5
-        while time.monotonic() < end:
-            try:
-                d = s.recv(65536)
-            except socket.timeout:
-                break
-            if not d:
-                break
-            data += d
+        data, _ = read_all(s, 5)
     finally:
         s.close()
     tap.check(data.count(b"HTTP/1.1 200 OK") == 2 and
               data.index(b'"broker"') < data.index(b"wallet_available"),
               "two pipelined requests answered in order")
+
+
+def split_responses(data):
+    """(status, body) of each HTTP/1.1 response in data, framed by
+    Content-Length."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.split(b"\r\n")
+        hdrs = dict(line.split(b": ", 1) for line in lines[1:])
+        n = int(hdrs.get(b"Content-Length", b"0"))
+        out.append((int(lines[0].split()[1]), rest[:n]))
+        data = rest[n:]
+    return out
+
+
+def test_pipelined_mixed_in_order(fe):
+    """Answers written at once must still leave in request order: local
+    answers (written in the request's own turn) between broker answers
+    (written when the broker replies), and the close after the last."""
+    routes = ["/healthz", "/tools/get_balance", "/tools/get_spend/" + ID]
+    reqs = [routes[i % 3] for i in range(30)]
+    raw = b"".join(raw_request("GET", r, close=(i == len(reqs) - 1))
+                   for i, r in enumerate(reqs))
+    s = connect(fe.agent)
+    try:
+        s.sendall(raw)
+        data, closed = read_all(s)
+    finally:
+        s.close()
+    got = split_responses(data)
+    keys = {"/healthz": b'"broker"', "/tools/get_balance":
+            b'"wallet_available_cents"', "/tools/get_spend/" + ID:
+            ('"%s"' % ID).encode()}
+    tap.check(len(got) == 30 and all(st == 200 for st, _ in got),
+              "30 pipelined requests, 30 answers of 200: %d" % len(got))
+    tap.check(all(keys[r] in body for r, (_, body) in zip(reqs, got)),
+              "each answer in the order of its request")
+    tap.check(closed and data.count(b"Connection: close") == 1,
+              "closed after the last answer, which said so")
+
+
+def test_slow_reader_partial_write(fe):
+    """A reader that does not read: the answers fill its socket, the rest
+    waits in the frontend (a partial write) and is delivered whole and in
+    order once it reads; meanwhile others are served."""
+    n = 300
+    raw = b"".join(raw_request("GET", "/tools", close=(i == n - 1))
+                   for i in range(n))
+    s = connect(fe.agent, timeout=10)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(raw)
+        time.sleep(0.5)
+        status, _, _ = call(fe, "GET", "/healthz")
+        tap.check(status == 200, "others served while one reader stalls")
+        data, closed = read_all(s, 20)
+    finally:
+        s.close()
+    got = split_responses(data)
+    first = got[0][1] if got else b""
+    tap.check(len(got) == n and all(st == 200 and body == first
+                                    for st, body in got),
+              "all %d answers whole and identical: %d" % (n, len(got)))
+    tap.check(len(data) > 1 << 20, "more than a socket buffer was "
+              "written (%d bytes)" % len(data))
+    tap.check(closed, "closed after the last answer")
+    js = json.loads(first) if first else {}
+    tap.check(len(js.get("tools", [])) == 4, "the body is the tool list")
+
+
+def test_peer_gone_before_answer(fe):
+    """Agents that reset their connection before their answer is written,
+    for answers made at once and answers from the broker: the write fails
+    and the connection goes, and the frontend serves on."""
+    paths = ["/healthz", "/tools", "/tools/get_balance",
+             "/tools/get_spend/" + ID]
+    for i in range(80):
+        s = connect(fe.agent)
+        s.sendall(raw_request("GET", paths[i % 4], close=False) * 3)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     b"\1\0\0\0\0\0\0\0")
+        s.close()
+    time.sleep(0.3)
+    status, _, js = call(fe, "GET", "/tools/get_balance")
+    tap.check(status == 200 and fe.proc.poll() is None,
+              "80 resets before the answer: still serving")
+    s, status, _ = keepalive_healthz(fe)
+    s.close()
+    tap.check(status == 200, "keep-alive still works after the resets")
+
+
+def test_chunked_request_ends_connection(fe):
+    """Bytes after a chunked body are never read as a request, even when
+    the agent keeps its side open: a tab after the colon is read as
+    chunked here and might not be by another parser."""
+    smuggled = raw_request("GET", "/tools/get_balance", close=False)
+    for te in ("Transfer-Encoding:\tchunked", "Transfer-Encoding: chunked"):
+        raw = ("POST /tools/create_spend HTTP/1.1\r\nHost: x\r\n"
+               "Content-Type: application/json\r\n%s\r\n\r\n0\r\n\r\n"
+               % te).encode() + smuggled
+        s = connect(fe.agent)
+        try:
+            s.sendall(raw)
+            data, closed = read_all(s, 5)
+        finally:
+            s.close()
+        got = split_responses(data)
+        tap.check(closed and [st for st, _ in got] == [400],
+                  "%r: one answer (400), then closed: %r" %
+                  (te, [st for st, _ in got]))
 
 
 def test_late_answer_after_client_left(fe):

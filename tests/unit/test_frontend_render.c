@@ -2,6 +2,7 @@
  * Unit tests of the frontend's JSON answers (frontend/render.c) and tool
  * descriptors (frontend/tools.c).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,36 @@ test_balance(void)
 	cJSON_Delete(j);
 }
 
+/* Cents are printed digit by digit: the edges of int64_t. */
+static void
+test_cents_edges(void)
+{
+	static const struct {
+		int64_t		 v;
+		const char	*text;
+	} cases[] = {
+		{ 0, "\"budget_cents\":0}" },
+		{ 7, "\"budget_cents\":7}" },
+		{ -1, "\"budget_cents\":-1}" },
+		{ 1000000000000000LL, "\"budget_cents\":1000000000000000}" },
+		{ INT64_MAX, "\"budget_cents\":9223372036854775807}" },
+		{ INT64_MIN, "\"budget_cents\":-9223372036854775808}" },
+	};
+	struct msg_balance b;
+	char *s, name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&b, 0, sizeof(b));
+		b.has[BAL_BUDGET] = 1;
+		b.value[BAL_BUDGET] = cases[i].v;
+		s = fe_render_balance(&b);
+		snprintf(name, sizeof(name), "cents %s", cases[i].text);
+		CHECK(s != NULL && strstr(s, cases[i].text) != NULL, name);
+		cJSON_free(s);
+	}
+}
+
 static const cJSON *
 tool(const cJSON *tools, const char *name)
 {
@@ -202,6 +233,7 @@ main(void)
 	test_spend_pending();
 	test_spend_other();
 	test_balance();
+	test_cents_edges();
 	test_tools();
 	return TAP_DONE();
 }
