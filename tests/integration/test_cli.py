@@ -12,7 +12,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import tap  # noqa: E402
 from fakeagent import FakeAgent  # noqa: E402
 
-BUILD = os.environ.get("DINO_BUILD", "/work/main/build")
+BUILD = os.environ.get("DINO_BUILD", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build"))
 DINO = os.path.join(BUILD, "dino")
 
 EXIT = {"ok": 0, "declined": 1, "pending": 2, "usage": 64, "invalid": 65,

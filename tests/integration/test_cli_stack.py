@@ -14,7 +14,8 @@ import tap  # noqa: E402
 import schemacheck  # noqa: E402
 from fakeagent import RealFrontend  # noqa: E402
 
-BUILD = os.environ.get("DINO_BUILD", "/work/main/build")
+BUILD = os.environ.get("DINO_BUILD", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build"))
 DINO = os.path.join(BUILD, "dino")
 API = schemacheck.OpenAPI()
 SPEND = {"$ref": "#/components/schemas/Spend"}

@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import fakebroker  # noqa: E402
 import tap  # noqa: E402
 
-BUILD = os.environ.get("DINO_BUILD", "/work/main/build")
+BUILD = os.environ.get("DINO_BUILD", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build"))
 FRONTEND = os.path.join(BUILD, "dino-frontend")
 IS_ROOT = os.geteuid() == 0
 SANITIZED = os.path.basename(os.path.normpath(BUILD)) == "san"

@@ -16,7 +16,8 @@ import tap  # noqa: E402
 from fakeagent import FakeAgent  # noqa: E402
 from schemacheck import Validator  # noqa: E402
 
-BUILD = os.environ.get("DINO_BUILD", "/work/main/build")
+BUILD = os.environ.get("DINO_BUILD", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build"))
 DINO = os.path.join(BUILD, "dino")
 MODERN = "2026-07-28"
 META = {"io.modelcontextprotocol/protocolVersion": MODERN,

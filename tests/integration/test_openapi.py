@@ -12,7 +12,8 @@ import schemacheck  # noqa: E402
 from fakeagent import RealFrontend  # noqa: E402
 from stack import http_unix  # noqa: E402
 
-BUILD = os.environ.get("DINO_BUILD", "/work/main/build")
+BUILD = os.environ.get("DINO_BUILD", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build"))
 TOOLS = ("create_spend", "get_balance", "get_spend", "wait_spend")
 
 

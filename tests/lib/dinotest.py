@@ -27,8 +27,10 @@ import tempfile
 import threading
 import time
 
-BUILD = os.environ.get("DINO_BUILD", "/work/main/build")
-TOP = os.environ.get("DINO_TOP", "/work/main")
+BUILD = os.environ.get("DINO_BUILD", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build"))
+TOP = os.environ.get("DINO_TOP", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 KEY = "din_test_alpha_00000000000000000000"
 KEY_B = "din_test_beta_000000000000000000000"
