@@ -1183,33 +1183,6 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		conn_new(b, fd, &uc);
 }
 
-/*
- * The log lines of one loop turn go out in one write: the flush event is
- * made active by the turn's first line.  It then goes once more to the
- * back of the turn's queue, behind the answers' flush (ipc_peer_batch)
- * that the same callback made active after logging: the answer leaves
- * first, the log line after it.
- */
-static void
-logflush_cb(evutil_socket_t fd, short what, void *arg)
-{
-	static int requeued;
-
-	if (!requeued) {
-		requeued = 1;
-		event_active(arg, EV_TIMEOUT, 0);
-		return;
-	}
-	requeued = 0;
-	log_flush();
-}
-
-static void
-logflush_wake(void *arg)
-{
-	event_active(arg, EV_TIMEOUT, 0);
-}
-
 void
 broker_start(struct broker *b)
 {
@@ -1222,10 +1195,7 @@ broker_start(struct broker *b)
 	    EV_READ | EV_PERSIST, accept_cb, b)) == NULL ||
 	    event_add(b->ev_accept, NULL) == -1)
 		fatalx("%s: event_new", __func__);
-	if ((b->ev_logflush = event_new(b->base, -1, 0, logflush_cb,
-	    event_self_cbarg())) == NULL)
-		fatalx("%s: event_new", __func__);
-	log_buffer(logflush_wake, b->ev_logflush);
+	b->ev_logflush = loop_log_buffer(b->base);
 }
 
 void
@@ -1234,11 +1204,8 @@ broker_stop(struct broker *b)
 	struct fe_conn *c;
 
 	/* From here on one write per line: the loop is about to go. */
-	if (b->ev_logflush != NULL) {
-		log_buffer(NULL, NULL);
-		event_free(b->ev_logflush);
-		b->ev_logflush = NULL;
-	}
+	loop_log_unbuffer(b->ev_logflush);
+	b->ev_logflush = NULL;
 	if (b->ev_accept != NULL) {
 		event_free(b->ev_accept);
 		b->ev_accept = NULL;

@@ -405,3 +405,52 @@ loop_new(void)
 	event_config_free(cfg);
 	return base;
 }
+
+/*
+ * The log lines of one loop turn go out in one write: the flush event is
+ * made active by the turn's first line.  It then goes once more to the
+ * back of the turn's queue, behind the IPC flushes (ipc_peer_batch()) that
+ * the same callbacks made active after logging: messages leave first, the
+ * log lines after them.  One per process.
+ */
+static int	loop_log_requeued;
+
+static void
+loop_log_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (!loop_log_requeued) {
+		loop_log_requeued = 1;
+		event_active(arg, EV_TIMEOUT, 0);
+		return;
+	}
+	loop_log_requeued = 0;
+	log_flush();
+}
+
+static void
+loop_log_wake(void *arg)
+{
+	event_active(arg, EV_TIMEOUT, 0);
+}
+
+struct event *
+loop_log_buffer(struct event_base *base)
+{
+	struct event *ev;
+
+	if ((ev = event_new(base, -1, 0, loop_log_flush_cb,
+	    event_self_cbarg())) == NULL)
+		fatalx("%s: event_new", __func__);
+	log_buffer(loop_log_wake, ev);
+	return ev;
+}
+
+void
+loop_log_unbuffer(struct event *ev)
+{
+	if (ev == NULL)
+		return;
+	log_buffer(NULL, NULL);
+	event_free(ev);
+	loop_log_requeued = 0;
+}

@@ -52,5 +52,13 @@ int	printable_ascii(const char *s, size_t len);
 /* The daemons' event loop: epoll with its change list. */
 struct event_base;
 struct event_base *loop_new(void);
+/*
+ * Buffers the calling thread's log lines (log_buffer()) and writes them
+ * once per turn of base's loop, after the turn's IPC flushes; and back to
+ * one write per line (before the loop goes away).
+ */
+struct event;
+struct event	*loop_log_buffer(struct event_base *base);
+void		 loop_log_unbuffer(struct event *ev);
 
 #endif

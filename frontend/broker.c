@@ -84,7 +84,8 @@ frontend_broker_init(struct frontend *fe, int fd)
 		LIST_INIT(&fe->inflight[i]);
 	fe->broker = ipc_peer_new(fe->base, fd, frontend_dispatch_broker,
 	    broker_closed, fe);
-	if (fe->broker == NULL)
+	/* The requests of one loop turn leave in one sendmmsg. */
+	if (fe->broker == NULL || ipc_peer_batch(fe->broker) == -1)
 		fatalx("%s: ipc_peer_new failed", __func__);
 }
 

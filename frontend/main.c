@@ -312,6 +312,7 @@ main(int argc, char **argv)
 	static struct frontend fe;
 	struct options o;
 	struct confine_user u;
+	struct event *logev;
 	uid_t uid;
 
 	log_init("dino-frontend", LOG_INFO);
@@ -335,8 +336,11 @@ main(int argc, char **argv)
 	log_info("event=ready listen=%s broker=%s uid=%u conns_max=%u",
 	    o.listen != NULL ? o.listen : "systemd", o.broker, (unsigned)uid,
 	    fe.conns_max);
+	/* From here on the log lines of a loop turn go out in one write. */
+	logev = loop_log_buffer(fe.base);
 	if (event_base_dispatch(fe.base) == -1)
 		fatalx("event_base_dispatch failed");
+	loop_log_unbuffer(logev);
 	log_info("event=exit status=%d", fe.exit_status);
 	return fe.exit_status;
 }

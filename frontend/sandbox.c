@@ -34,7 +34,7 @@ static const int frontend_syscalls[] = {
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
 	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),
 	SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(shutdown),
-	SCMP_SYS(recvmmsg), SCMP_SYS(close),
+	SCMP_SYS(recvmmsg), SCMP_SYS(sendmmsg), SCMP_SYS(close),
 	/* Memory. */
 	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
 	/*
