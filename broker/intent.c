@@ -400,40 +400,49 @@ intent_set_spend(struct intent_table *t, struct intent *in,
 		t->on_status(in, t->on_status_arg);
 }
 
+/*
+ * snprintf(dst, size, "%s", src) without the cost of a format: a spend
+ * is copied field by field three times for every webhook it gets.
+ */
+static void
+copy_str(char *dst, size_t size, const char *src)
+{
+	size_t len = strnlen(src, size - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 void
 intent_spend_get(const struct intent *in, struct spend_obj *out)
 {
 	const struct intent_spend *c = &in->spend;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(out->id, sizeof(out->id), "%s", c->id);
-	snprintf(out->status, sizeof(out->status), "%s", c->status);
-	snprintf(out->decision_reason, sizeof(out->decision_reason), "%s",
+	copy_str(out->id, sizeof(out->id), c->id);
+	copy_str(out->status, sizeof(out->status), c->status);
+	copy_str(out->decision_reason, sizeof(out->decision_reason),
 	    c->decision_reason);
-	snprintf(out->budget_period, sizeof(out->budget_period), "%s",
+	copy_str(out->budget_period, sizeof(out->budget_period),
 	    c->budget_period);
 	out->has_remaining = c->has_remaining;
 	out->remaining_budget_cents = c->remaining_budget_cents;
 	out->remaining_monthly_budget_cents =
 	    c->remaining_monthly_budget_cents;
 	out->amount_cents = c->amount_cents;
-	snprintf(out->currency, sizeof(out->currency), "%s", c->currency);
-	snprintf(out->merchant_name, sizeof(out->merchant_name), "%s",
+	copy_str(out->currency, sizeof(out->currency), c->currency);
+	copy_str(out->merchant_name, sizeof(out->merchant_name),
 	    c->merchant_name);
-	snprintf(out->reason, sizeof(out->reason), "%s", c->reason);
-	snprintf(out->approval_url, sizeof(out->approval_url), "%s",
-	    c->approval_url);
-	snprintf(out->team_id, sizeof(out->team_id), "%s", c->team_id);
-	snprintf(out->agent_account_id, sizeof(out->agent_account_id), "%s",
+	copy_str(out->reason, sizeof(out->reason), c->reason);
+	copy_str(out->approval_url, sizeof(out->approval_url), c->approval_url);
+	copy_str(out->team_id, sizeof(out->team_id), c->team_id);
+	copy_str(out->agent_account_id, sizeof(out->agent_account_id),
 	    c->agent_account_id);
-	snprintf(out->decided_at, sizeof(out->decided_at), "%s",
-	    c->decided_at);
-	snprintf(out->created_at, sizeof(out->created_at), "%s",
-	    c->created_at);
-	snprintf(out->updated_at, sizeof(out->updated_at), "%s",
-	    c->updated_at);
+	copy_str(out->decided_at, sizeof(out->decided_at), c->decided_at);
+	copy_str(out->created_at, sizeof(out->created_at), c->created_at);
+	copy_str(out->updated_at, sizeof(out->updated_at), c->updated_at);
 	/* The agent's own key, so that it can retry with it. */
-	snprintf(out->idempotency_key, sizeof(out->idempotency_key), "%s",
+	copy_str(out->idempotency_key, sizeof(out->idempotency_key),
 	    in->agent_key);
 }
 
@@ -443,16 +452,16 @@ intent_spend_put(struct intent *in, const struct spend_obj *s)
 	struct intent_spend *c = &in->spend;
 	const char *src[TXT_N];
 
-	snprintf(c->id, sizeof(c->id), "%s", s->id);
-	snprintf(c->status, sizeof(c->status), "%s", s->status);
+	copy_str(c->id, sizeof(c->id), s->id);
+	copy_str(c->status, sizeof(c->status), s->status);
 	c->has_remaining = s->has_remaining;
 	c->remaining_budget_cents = s->remaining_budget_cents;
 	c->remaining_monthly_budget_cents = s->remaining_monthly_budget_cents;
 	c->amount_cents = s->amount_cents;
-	snprintf(c->currency, sizeof(c->currency), "%s", s->currency);
-	snprintf(c->decided_at, sizeof(c->decided_at), "%s", s->decided_at);
-	snprintf(c->created_at, sizeof(c->created_at), "%s", s->created_at);
-	snprintf(c->updated_at, sizeof(c->updated_at), "%s", s->updated_at);
+	copy_str(c->currency, sizeof(c->currency), s->currency);
+	copy_str(c->decided_at, sizeof(c->decided_at), s->decided_at);
+	copy_str(c->created_at, sizeof(c->created_at), s->created_at);
+	copy_str(c->updated_at, sizeof(c->updated_at), s->updated_at);
 	src[TXT_AGENT] = in->agent;
 	src[TXT_AGENT_KEY] = in->agent_key;
 	src[TXT_MERCHANT] = in->merchant_name;
