@@ -105,7 +105,12 @@ wait_open(struct waiter *w)
 	return 0;
 }
 
-/* Reads what is there; 1 when a whole answer arrived. */
+/*
+ * Reads what is there; 1 when a whole answer arrived.  One read per
+ * readiness: epoll is level-triggered, so a rest is reported again, and
+ * a read that would only say EAGAIN is a syscall the tool need not spend
+ * on the cores it shares with the daemons it measures.
+ */
 static int
 wait_read(struct waiter *w)
 {
@@ -113,7 +118,7 @@ wait_read(struct waiter *w)
 	char *hdr_end, *cl;
 	size_t need;
 
-	while ((r = read(w->fd, w->rbuf + w->rlen,
+	if ((r = read(w->fd, w->rbuf + w->rlen,
 	    sizeof(w->rbuf) - 1 - w->rlen)) > 0)
 		w->rlen += (size_t)r;
 	w->rbuf[w->rlen] = '\0';
@@ -125,10 +130,10 @@ wait_read(struct waiter *w)
 	return w->rlen >= need ? 1 : (r == 0 ? -1 : 0);
 }
 
+/* close(2) also leaves the epoll set: the fd is never duplicated. */
 static void
 wait_close(struct waiter *w)
 {
-	epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, NULL);
 	close(w->fd);
 	w->fd = -1;
 }
@@ -312,7 +317,8 @@ hook_read(struct hookconn *h)
 	char *p;
 	ssize_t r;
 
-	while ((r = recv(h->fd, h->rbuf + h->rlen, sizeof(h->rbuf) - 1 -
+	/* One recv per readiness, as wait_read(). */
+	if ((r = recv(h->fd, h->rbuf + h->rlen, sizeof(h->rbuf) - 1 -
 	    h->rlen, MSG_DONTWAIT)) > 0)
 		h->rlen += (size_t)r;
 	h->rbuf[h->rlen] = '\0';

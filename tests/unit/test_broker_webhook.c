@@ -328,6 +328,12 @@ test_seen(void)
 	}
 	CHECK(all, "the newest ids are remembered");
 	CHECK(!webhook_seen(wh, "evt_never"), "an unseen id is not seen");
+	/* evt_1 is now the oldest: a repeat must not take a slot. */
+	snprintf(id, sizeof(id), "evt_%d", WEBHOOK_SEEN_MAX);
+	for (i = 0; i < 3; i++)
+		webhook_seen_add(wh, id);
+	CHECK(webhook_seen(wh, "evt_1") && webhook_seen(wh, id),
+	    "an id seen again takes no second slot");
 	webhook_free(wh);
 	intent_table_free(t);
 }
