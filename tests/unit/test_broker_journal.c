@@ -22,6 +22,7 @@
 #include "tap.h"
 
 #define MAXLINES	4096
+#define nitems_local(a)	(sizeof(a) / sizeof((a)[0]))
 #define ZERO63	"000000000000000000000000000000000000000000000000000000000000000"
 
 /* Test paths are short and made here; truncation cannot happen. */
@@ -195,6 +196,60 @@ fault_is(const struct journal_fault *f, uint64_t seq, const char *word)
 
 static int nok, nfail;
 static uint64_t lastseq;
+
+/*
+ * Records larger than the buffer they are printed into at first (4 KiB),
+ * between small ones in one batch: the buffer grows, and every line, the
+ * chain and the contents survive a replay.
+ */
+static int
+check_note(const struct journal_rec *r, void *arg)
+{
+	const cJSON *note = cJSON_GetObjectItemCaseSensitive(r->fields,
+	    "note");
+	size_t *bad = arg;
+
+	if (strcmp(r->type, "big") == 0 && (!cJSON_IsString(note) ||
+	    strspn(note->valuestring, "x") != strlen(note->valuestring)))
+		(*bad)++;
+	return 0;
+}
+
+static void
+test_large_records(void)
+{
+	static const size_t sizes[] = { 10, 4090, 5000, 60000, 20, 9000 };
+	struct journal_summary sum;
+	struct journal_fault f;
+	struct seen s;
+	struct journal *j;
+	char dir[256], err[512], *big;
+	size_t i, bad = 0;
+	cJSON *o;
+
+	snprintf(dir, sizeof(dir), "%s/large", top);
+	j = jopen(dir, JOURNAL_SEGMENT_DEF, 0, &s, err, sizeof(err));
+	CHECK(j != NULL, "a journal for large records opens");
+	if (j == NULL)
+		return;
+	for (i = 0; i < nitems_local(sizes); i++) {
+		if ((big = malloc(sizes[i] + 1)) == NULL)
+			return;
+		memset(big, 'x', sizes[i]);
+		big[sizes[i]] = '\0';
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "note", big);
+		free(big);
+		journal_append(j, "big", o, NULL, NULL);
+		journal_append(j, "test", fields((int)i), NULL, NULL);
+	}
+	pump();
+	journal_close(j);
+	CHECK(journal_verify(dir, check_note, &bad, &sum, &f) == 0 &&
+	    sum.records >= 2 * nitems_local(sizes) && bad == 0,
+	    "records from 10 bytes to 60 KB in one batch verify and replay "
+	    "intact");
+}
 
 static void
 count_cb(int ok, uint64_t seq, void *arg)
@@ -578,6 +633,7 @@ main(void)
 	test_segments();
 	test_tampering();
 	test_recovery();
+	test_large_records();
 	event_base_free(base);
 	if (getenv("DINO_KEEP_TMP") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
