@@ -207,10 +207,12 @@ def test_big_numbers_replay(_st=None):
         rem = a and a.get("remaining_budget_cents")
         check(isinstance(rem, int) and rem > 2**31,
               "remaining budget beyond an int: %r" % rem)
-        raw = b"".join(open(f, "rb").read() for f in glob.glob(
-            os.path.join(st.journal_dir, "journal-*.jsonl")))
-        check(b'"remaining_budget_cents":%d,' % (rem or 0) in raw,
-              "journaled as plain digits")
+        def journaled():
+            raw = b"".join(open(f, "rb").read() for f in glob.glob(
+                os.path.join(st.journal_dir, "journal-*.jsonl")))
+            return b'"remaining_budget_cents":%d,' % (rem or 0) in raw
+        # The outcome record follows the answer by a group commit.
+        check(wait_until(journaled), "journaled as plain digits")
         st.restart_broker()
         b = settle(st, key, 1200)
         check(b and b["id"] == a["id"] and
