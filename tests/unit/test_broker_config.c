@@ -12,6 +12,7 @@
 
 #include "../../broker/config.h"
 #include "../../broker/creds.h"
+#include "conftext.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/dino-cfg-test.XXXXXX";
@@ -37,27 +38,6 @@ write_file(const char *name, const char *text, mode_t mode)
 		exit(1);
 	fchmod(fd, mode);
 	close(fd);
-}
-
-static struct broker_config *
-parse(const char *text, struct config_errors *errs)
-{
-	return config_parse("test.conf", text, strlen(text), errs);
-}
-
-/* True when errs holds an error at line whose message contains what. */
-static int
-has_error(const struct config_errors *errs, int line, const char *what)
-{
-	size_t i;
-
-	for (i = 0; i < errs->n; i++)
-		if (errs->e[i].line == line &&
-		    strstr(errs->e[i].msg, what) != NULL)
-			return 1;
-	for (i = 0; i < errs->n; i++)
-		printf("# error at %d: %s\n", errs->e[i].line, errs->e[i].msg);
-	return 0;
 }
 
 static void

@@ -19,6 +19,7 @@
 #include "../../broker/creds.h"
 #include "../../broker/intent.h"
 #include "../../broker/webhook.h"
+#include "conftext.h"
 #include "tap.h"
 #include "whsig.h"
 
@@ -341,26 +342,6 @@ test_seen(void)
 /* The webhook and polling settings of dino-broker.conf(5). */
 #define HEAD "instance_id host-a\nuser nobody\n"
 
-static struct broker_config *
-parse(const char *text, struct config_errors *errs)
-{
-	return config_parse("test.conf", text, strlen(text), errs);
-}
-
-static int
-error_at(const struct config_errors *errs, int line, const char *what)
-{
-	size_t i;
-
-	for (i = 0; i < errs->n; i++)
-		if (errs->e[i].line == line &&
-		    strstr(errs->e[i].msg, what) != NULL)
-			return 1;
-	for (i = 0; i < errs->n; i++)
-		printf("# error at %d: %s\n", errs->e[i].line, errs->e[i].msg);
-	return 0;
-}
-
 static void
 test_config(void)
 {
@@ -397,27 +378,27 @@ test_config(void)
 	config_free(c);
 	CHECK(parse(HEAD "webhook_listen 0.0.0.0:8556\n"
 	    "webhook_secret_file /a\n", &errs) == NULL &&
-	    error_at(&errs, 3, "loopback"), "a non-loopback address refused");
+	    has_error(&errs, 3, "loopback"), "a non-loopback address refused");
 	CHECK(parse(HEAD "webhook_listen 10.0.0.1:80\n"
 	    "webhook_secret_file /a\n", &errs) == NULL &&
-	    error_at(&errs, 3, "loopback"), "a private address refused");
+	    has_error(&errs, 3, "loopback"), "a private address refused");
 	CHECK(parse(HEAD "webhook_listen unix:relative\n"
 	    "webhook_secret_file /a\n", &errs) == NULL &&
-	    error_at(&errs, 3, "webhook_listen"), "a relative socket refused");
+	    has_error(&errs, 3, "webhook_listen"), "a relative socket refused");
 	CHECK(parse(HEAD "webhook_listen 127.0.0.1:8556\n", &errs) == NULL &&
-	    error_at(&errs, 3, "no webhook_secret"), "a listener needs a secret");
+	    has_error(&errs, 3, "no webhook_secret"), "a listener needs a secret");
 	CHECK(parse(HEAD "webhook_secret_file /a\n", &errs) == NULL &&
-	    error_at(&errs, 3, "without webhook_listen"),
+	    has_error(&errs, 3, "without webhook_listen"),
 	    "secrets need a listener");
 	CHECK(parse(HEAD "poll_min_s 10\npoll_max_s 5\n", &errs) == NULL,
 	    "poll_min_s above poll_max_s refused");
 	CHECK(parse(HEAD "webhook_tolerance_s 0\n", &errs) == NULL &&
-	    error_at(&errs, 3, "webhook_tolerance_s"), "tolerance 0 refused");
+	    has_error(&errs, 3, "webhook_tolerance_s"), "tolerance 0 refused");
 	CHECK(parse(HEAD "webhook_path hooks\n", &errs) == NULL,
 	    "a relative webhook_path refused");
 	CHECK(parse(HEAD "webhook_listen unix:/a\nwebhook_listen unix:/b\n"
 	    "webhook_secret_file /a\n", &errs) == NULL &&
-	    error_at(&errs, 4, "twice"), "webhook_listen only once");
+	    has_error(&errs, 4, "twice"), "webhook_listen only once");
 
 	/* Loading: a secret must be whsec_ and private. */
 	if (mkdtemp(dir) == NULL)
@@ -444,7 +425,7 @@ test_config(void)
 	close(fd);
 	c = parse(text, &errs);
 	CHECK(c != NULL && creds_load_all(c, geteuid(), &errs) == -1 &&
-	    error_at(&errs, 4, "whsec_"), "a non-whsec_ secret refused");
+	    has_error(&errs, 4, "whsec_"), "a non-whsec_ secret refused");
 	config_free(c);
 	chmod(path, 0644);
 	c = parse(text, &errs);
