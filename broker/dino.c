@@ -975,9 +975,8 @@ dino_call_free(struct dino_call *call)
 	cJSON_free(call->body);
 	free(call->resp);
 	sodium_memzero(call, sizeof(*call));
-	if (ev == NULL || c->ncall_pool == DINO_CALL_POOL_MAX) {
-		if (ev != NULL)
-			event_free(ev);
+	if (c->ncall_pool == DINO_CALL_POOL_MAX) {
+		event_free(ev);
 		free(call);
 		return;
 	}

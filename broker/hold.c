@@ -6,13 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "ops.h"
 #include "spend.h"
 #include "util.h"
 
-#define CROCKFORD_LOWER	"0123456789abcdefghjkmnpqrstvwxyz"
 #define DENY_PREFIX	"denied by a local operator: "
 
 int
@@ -24,26 +21,7 @@ hold_wanted(const struct principal *pr, int64_t amount_cents)
 void
 hold_make_id(char out[HOLD_ID_LEN + 1], int64_t now_ms)
 {
-	unsigned char rnd[10];
-	uint64_t t = (uint64_t)now_ms & 0xffffffffffffULL;
-	size_t plen = strlen(HOLD_ID_PREFIX), i;
-	unsigned bits = 0, acc = 0, n = 0;
-
-	memcpy(out, HOLD_ID_PREFIX, plen);
-	/* Ten characters of time, most significant first (48 bits used). */
-	for (i = 0; i < 10; i++)
-		out[plen + 9 - i] = CROCKFORD_LOWER[(t >> (5 * i)) & 31];
-	randombytes_buf(rnd, sizeof(rnd));
-	for (i = 0; i < sizeof(rnd); i++) {
-		acc = (acc << 8) | rnd[i];
-		bits += 8;
-		while (bits >= 5) {
-			bits -= 5;
-			out[plen + 10 + n++] = CROCKFORD_LOWER[(acc >> bits) &
-			    31];
-		}
-	}
-	out[HOLD_ID_LEN] = '\0';
+	make_ulid_id_at(out, HOLD_ID_LEN + 1, HOLD_ID_PREFIX, now_ms);
 }
 
 void

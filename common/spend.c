@@ -22,7 +22,6 @@ _Static_assert(SPEND_ID_LEN == 30 && ULID_LEN == 26, "update the id message");
 _Static_assert(SPEND_ID_LEN <= SPEND_ID_MAX, "ids must fit the wire field");
 
 #define SPEND_ID_PREFIX	"req_"
-#define CROCKFORD_LOWER	"0123456789abcdefghjkmnpqrstvwxyz"
 
 static const char *const statuses[] = {
 	"approved", "declined", "cancelled",	/* terminal */
@@ -111,7 +110,7 @@ spend_check_id(const char *id)
 		return "id must be req_ followed by 26 lowercase ULID "
 		    "characters";
 	for (i = plen; i < SPEND_ID_LEN; i++)
-		if (strchr(CROCKFORD_LOWER, id[i]) == NULL)
+		if (strchr(ULID_ALPHABET, id[i]) == NULL)
 			return "id must be req_ followed by 26 lowercase ULID "
 			    "characters";
 	return NULL;
@@ -136,7 +135,7 @@ spend_check_ref(const char *id)
 		return "id must be req_ or hold_ followed by 26 lowercase "
 		    "ULID characters";
 	for (i = plen; i < HOLD_ID_LEN; i++)
-		if (strchr(CROCKFORD_LOWER, id[i]) == NULL)
+		if (strchr(ULID_ALPHABET, id[i]) == NULL)
 			return "id must be req_ or hold_ followed by 26 "
 			    "lowercase ULID characters";
 	return NULL;

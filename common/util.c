@@ -306,13 +306,19 @@ random_buf(void *out, size_t n)
 void
 make_ulid_id(char *buf, size_t len, const char *prefix)
 {
-	static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+	make_ulid_id_at(buf, len, prefix, now_ms());
+}
+
+void
+make_ulid_id_at(char *buf, size_t len, const char *prefix, int64_t ms)
+{
+	static const char alphabet[] = ULID_ALPHABET;
 	unsigned char rnd[10];
 	char ulid[27];
-	uint64_t t = (uint64_t)now_ms();
+	uint64_t t = (uint64_t)ms & 0xffffffffffffULL;
 	int i, bit;
 
-	/* 10 characters of time (50 bits, top 2 zero), 16 of randomness. */
+	/* 10 characters of time (48 bits used), 16 of randomness. */
 	for (i = 9; i >= 0; i--) {
 		ulid[i] = alphabet[t & 31];
 		t >>= 5;

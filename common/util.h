@@ -41,8 +41,14 @@ void	fmt_iso_ms(char buf[32], int64_t ms);
  */
 void	random_buf(void *out, size_t n);
 
+/* The lowercase Crockford base32 alphabet of ULIDs. */
+#define ULID_ALPHABET	"0123456789abcdefghjkmnpqrstvwxyz"
+
 /* prefix + 26 lowercase ULID characters (48-bit time, 80 random bits). */
 void	make_ulid_id(char *buf, size_t len, const char *prefix);
+/* The same with the time given, in milliseconds since the epoch. */
+void	make_ulid_id_at(char *buf, size_t len, const char *prefix,
+	    int64_t ms);
 
 /* Valid UTF-8 (no overlongs, no surrogates) and no control characters. */
 int	text_ok(const char *s, size_t len);
