@@ -66,6 +66,23 @@ static const struct {
 	    spend.agent_account_id), ACCOUNT_ID_MAX },
 };
 
+/*
+ * snprintf(dst, size, "%s", src) without the printf machinery: the spend
+ * is copied in and out on every create and every look-up, sixteen strings
+ * each way.
+ */
+static void
+copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* dst is an array. */
+#define COPY_STR(dst, src)	copy_str((dst), sizeof(dst), (src))
+
 static const char **
 text_slot(struct intent *in, int i)
 {
@@ -147,19 +164,31 @@ intent_derive_key(const char *instance_id, const char *caller,
 void
 intent_caller_id(uid_t uid, char *out, size_t len)
 {
-	snprintf(out, len, "uid:%lu", (unsigned long)uid);
+	char num[sizeof("uid:") + 20], *p = num + sizeof(num);
+	unsigned long u = (unsigned long)uid;
+
+	/* "uid:%lu", printed here: it is printed twice per create. */
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	p -= 4;
+	memcpy(p, "uid:", 4);
+	copy_str(out, len, p);
 }
 
 void
 intent_auto_key(char *out, size_t len)
 {
 	unsigned char r[BROKER_AUTO_KEY_BYTES];
-	char hex[2 * BROKER_AUTO_KEY_BYTES + 1];
+	char hex[5 + 2 * BROKER_AUTO_KEY_BYTES + 1];
 
 	random_buf(r, sizeof(r));
-	sodium_bin2hex(hex, sizeof(hex), r, sizeof(r));
+	memcpy(hex, "auto-", 5);
+	sodium_bin2hex(hex + 5, sizeof(hex) - 5, r, sizeof(r));
 	sodium_memzero(r, sizeof(r));
-	snprintf(out, len, "auto-%s", hex);
+	copy_str(out, len, hex);
 }
 
 static size_t
@@ -271,13 +300,13 @@ intent_add(struct intent_table *t, const char *derived, const char *agent_key,
 		return NULL;
 	if ((in = calloc(1, sizeof(*in))) == NULL)
 		fatal("%s: calloc", __func__);
-	snprintf(in->derived, sizeof(in->derived), "%s", derived);
+	COPY_STR(in->derived, derived);
 	in->table = t;
 	in->owner_uid = owner;
 	in->principal = pr;
 	in->account = pr->account;
 	in->amount_cents = req->amount_cents;
-	snprintf(in->currency, sizeof(in->currency), "%s", req->currency);
+	COPY_STR(in->currency, req->currency);
 	for (i = 0; i < TXT_N; i++)
 		src[i] = "";
 	src[TXT_AGENT] = req->caller.agent;
@@ -326,7 +355,7 @@ intent_record_durable(struct journal *j, struct intent *in,
 		done(1, 0, arg);
 		return 0;
 	}
-	return journal_append(j, JREC_INTENT, jrec_intent(in), done, arg);
+	return jrec_append_intent(j, in, done, arg);
 }
 
 struct intent *
@@ -386,7 +415,7 @@ intent_set_spend(struct intent_table *t, struct intent *in,
 	changed = in->state != INTENT_ANSWERED ||
 	    strcmp(in->spend.status, s->status) != 0;
 	was_answered = in->state == INTENT_ANSWERED;
-	snprintf(from, sizeof(from), "%s", in->spend.status);
+	COPY_STR(from, in->spend.status);
 	intent_spend_put(in, s);
 	in->state = INTENT_ANSWERED;
 	index_id(t, in);
@@ -395,28 +424,10 @@ intent_set_spend(struct intent_table *t, struct intent *in,
 		policy_charge_release(&in->charge);
 	/* A change after the create's answer (the outcome record's job). */
 	if (changed && was_answered && t->journal != NULL)
-		(void)journal_append(t->journal, JREC_STATUS,
-		    jrec_status(in, from), NULL, NULL);
+		jrec_append_status(t->journal, in, from);
 	if (changed && t->on_status != NULL)
 		t->on_status(in, t->on_status_arg);
 }
-
-/*
- * snprintf(dst, size, "%s", src) without the printf machinery: the spend
- * is copied in and out on every create and every look-up, sixteen strings
- * each way.
- */
-static void
-copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
-/* dst is an array. */
-#define COPY_STR(dst, src)	copy_str((dst), sizeof(dst), (src))
 
 void
 intent_spend_get(const struct intent *in, struct spend_obj *out)

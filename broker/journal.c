@@ -3,7 +3,8 @@
  * rotation, retention, the head file, and the way back from a failed
  * write (see journal.h for the format and the guarantees).
  *
- * Records are serialised only when their batch is written, so that a
+ * A record's fields are printed when it is appended; its line (seq, ts,
+ * type, fields, prev, hash) only when its batch is written, so that a
  * failed batch can be dropped and its survivors renumbered without a gap:
  * seq and prev always describe what is on disk.  The in-memory position
  * (seq, hash, durable offset) moves only after a successful fdatasync.
@@ -39,22 +40,26 @@
 
 #include "jscan.h"
 #include "journal.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
 #define SEG_OPEN_FLAGS	JOURNAL_SEG_OPEN_FLAGS
 #define HEAD_OPEN_FLAGS	JOURNAL_HEAD_OPEN_FLAGS
-/* The print buffer's first size; it doubles while a record does not fit. */
-#define JOURNAL_PRINT_START	4096
+/* The batch buffer is kept between batches unless it grew beyond this. */
+#define JOURNAL_BATCH_KEEP	(1024 * 1024)
+/* Room for a line's members other than fields: seq, ts, type, prev. */
+#define JOURNAL_LINE_ROOM	512
 
 struct jpending {
 	TAILQ_ENTRY(jpending)	 entry;
 	int64_t			 ts_ms;
 	const char		*type;
-	cJSON			*fields;
 	journal_cb		 cb;
 	void			*arg;
 	uint64_t		 seq;	/* set when written */
+	size_t			 flen;
+	char			 fields[];	/* printed, NUL-terminated */
 };
 TAILQ_HEAD(jpending_list, jpending);
 
@@ -104,11 +109,14 @@ struct journal {
 	int			 busy;		/* a batch is with the thread */
 	struct jpending_list	 inflight;
 	unsigned char		 inflight_hash[JOURNAL_HASH_LEN];
-	char			*inflight_buf;
+	char			*inflight_buf;	/* bbuf, while in flight */
 	size_t			 inflight_len;
 
-	char			*pbuf;		/* record_line()'s, kept */
-	size_t			 pbuf_size;
+	struct json_kept	 pbuf;		/* journal_append()'s */
+	char			*bbuf;		/* batch_build()'s, kept */
+	size_t			 bbuf_cap;
+	int64_t			 ts_ms;		/* ts, printed */
+	char			 ts[32];
 };
 
 static const unsigned char zero_hash[JOURNAL_HASH_LEN];
@@ -127,84 +135,70 @@ record_print(cJSON *o)
 	return s;
 }
 
-/*
- * Prints o into the journal's print buffer and returns the length.  The
- * buffer is kept and only grows, so a record costs no allocation of its
- * own: cJSON's printer starts small and reallocates as it goes, and its
- * reallocations were a third of the time spent printing records while
- * 10,000 webhooks arrived together.
- */
-static size_t
-record_print_kept(struct journal *j, cJSON *o)
+/* Makes room for need more bytes in the batch buffer. */
+static void
+batch_room(struct journal *j, size_t len, size_t need)
 {
-	size_t size;
-
-	while (j->pbuf == NULL || !cJSON_PrintPreallocated(o, j->pbuf,
-	    (int)j->pbuf_size, 0)) {
-		size = j->pbuf_size == 0 ? JOURNAL_PRINT_START :
-		    j->pbuf_size * 2;
-		if (size > INT_MAX)
-			fatalx("%s: record too large", __func__);
-		free(j->pbuf);
-		if ((j->pbuf = malloc(size)) == NULL)
-			fatal("%s: malloc", __func__);
-		j->pbuf_size = size;
-	}
-	return strlen(j->pbuf);
+	if (len + need <= j->bbuf_cap)
+		return;
+	j->bbuf_cap = (len + need) * 2;
+	if ((j->bbuf = realloc(j->bbuf, j->bbuf_cap)) == NULL)
+		fatal("%s: realloc", __func__);
 }
 
 /*
- * Appends the line for record p at seq after prev, newline included, to
- * *buf (*len bytes used of *cap); its hash goes to hash.  The canonical
- * bytes are the object printed without its hash member; the line is the
- * same object with the hash appended last, so it equals the canonical
- * bytes minus "}" plus ',"hash":"..."}'.
+ * Appends the line for record p at seq after prev (prev_hex, the hex of
+ * the hash before) to the batch buffer (*len bytes used), newline
+ * included; its hash goes to hash and its hex to hex.  The canonical bytes
+ * are the object printed without its hash member; the line is the same
+ * object with the hash appended last, so it equals the canonical bytes
+ * minus "}" plus ',"hash":"..."}'.  The object is printed by cJSON from a
+ * tree on the stack, its fields added raw as they were printed when the
+ * record was appended.
  */
 static void
 record_line(struct journal *j, const struct jpending *p, uint64_t seq,
-    const unsigned char *prev, unsigned char *hash, char **buf, size_t *len,
-    size_t *cap)
+    const char *prev_hex, unsigned char *hash, char *hex, size_t *len)
 {
-	char ts[32], hex[JOURNAL_HEX_LEN + 1];
+	struct json_stack st;
 	cJSON *o;
-	size_t clen, need;
-	int n;
+	char *line;
+	size_t clen;
 
-	if ((o = cJSON_CreateObject()) == NULL)
-		fatalx("%s: cJSON_CreateObject", __func__);
-	fmt_iso_ms(ts, p->ts_ms);
-	jhex(hex, prev);
-	if (cJSON_AddNumberToObject(o, "seq", (double)seq) == NULL ||
-	    cJSON_AddStringToObject(o, "ts", ts) == NULL ||
-	    cJSON_AddStringToObject(o, "type", p->type) == NULL ||
-	    !cJSON_AddItemReferenceToObject(o, "fields", p->fields) ||
-	    cJSON_AddStringToObject(o, "prev", hex) == NULL)
-		fatalx("%s: cJSON", __func__);
-	clen = record_print_kept(j, o);
-	cJSON_Delete(o);
-	if (clen < 2 || j->pbuf[clen - 1] != '}')
+	/* Records come in bursts within the same millisecond. */
+	if (p->ts_ms != j->ts_ms || j->ts[0] == '\0') {
+		fmt_iso_ms(j->ts, p->ts_ms);
+		j->ts_ms = p->ts_ms;
+	}
+	st.n = 0;
+	o = json_stack_obj(&st, NULL, NULL);
+	json_stack_int(&st, o, "seq", (int64_t)seq);
+	json_stack_str(&st, o, "ts", j->ts);
+	json_stack_str(&st, o, "type", p->type);
+	json_stack_raw(&st, o, "fields", p->fields);
+	json_stack_str(&st, o, "prev", prev_hex);
+	batch_room(j, *len, p->flen + JOURNAL_LINE_ROOM);
+	while (!cJSON_PrintPreallocated(o, j->bbuf + *len,
+	    (int)(j->bbuf_cap - *len), 0))
+		batch_room(j, *len, (j->bbuf_cap - *len) * 2);
+	line = j->bbuf + *len;
+	clen = strlen(line);
+	if (clen < 2 || line[clen - 1] != '}')
 		fatalx("%s: cJSON printed an unexpected layout", __func__);
-	crypto_generichash(hash, JOURNAL_HASH_LEN, (unsigned char *)j->pbuf,
+	crypto_generichash(hash, JOURNAL_HASH_LEN, (unsigned char *)line,
 	    clen, NULL, 0);
 	jhex(hex, hash);
 	/*
 	 * The hash member appended to the canonical bytes, as cJSON would
-	 * print it last, but without printing the object a second time:
-	 * cJSON prints every number with snprintf and reads it back with
-	 * sscanf, and the two prints were a tenth of a create's cost.
+	 * print it last, but without printing the object a second time.
 	 */
-	need = clen - 1 + JOURNAL_HASH_MEMBER_LEN + 1;
-	if (*len + need + 1 > *cap) {
-		*cap = (*len + need + 1) * 2;
-		if ((*buf = realloc(*buf, *cap)) == NULL)
-			fatal("%s: realloc", __func__);
-	}
-	memcpy(*buf + *len, j->pbuf, clen - 1);
-	n = snprintf(*buf + *len + clen - 1, need - (clen - 1) + 1,
-	    ",\"hash\":\"%s\"}\n", hex);
-	if (n < 0 || (size_t)n != need - (clen - 1))
-		fatalx("%s: unexpected line length", __func__);
-	*len += need;
+	batch_room(j, *len, clen + JOURNAL_HASH_MEMBER_LEN + 1);
+	line = j->bbuf + *len + clen - 1;
+	memcpy(line, ",\"hash\":\"", sizeof(",\"hash\":\"") - 1);
+	line += sizeof(",\"hash\":\"") - 1;
+	memcpy(line, hex, JOURNAL_HEX_LEN);
+	memcpy(line + JOURNAL_HEX_LEN, "\"}\n", 3);
+	*len += clen - 1 + JOURNAL_HASH_MEMBER_LEN + 1;
 }
 
 /*
@@ -384,7 +378,6 @@ retention_run(struct journal *j)
 static void
 pending_free(struct jpending *p)
 {
-	cJSON_Delete(p->fields);
 	free(p);
 }
 
@@ -411,23 +404,35 @@ repair(struct journal *j)
 	return 0;
 }
 
-/* Serialises the batch after the durable position into one buffer. */
+/*
+ * Serialises the batch after the durable position into the batch buffer,
+ * kept for the next batch: one batch at a time is built or in flight.
+ */
 static char *
 batch_build(struct journal *j, struct jpending_list *batch, size_t *len,
     unsigned char *hash)
 {
+	char hex[2][JOURNAL_HEX_LEN + 1];
 	struct jpending *p;
-	char *buf = NULL;
-	size_t cap = 0;
 	uint64_t seq = j->seq;
+	int cur = 0;
 
+	if (j->bbuf_cap > JOURNAL_BATCH_KEEP) {
+		free(j->bbuf);
+		j->bbuf = NULL;
+		j->bbuf_cap = 0;
+	}
 	*len = 0;
 	memcpy(hash, j->hash, JOURNAL_HASH_LEN);
+	jhex(hex[cur], hash);
+	/* A record's hash is the next one's prev: its hex is reused. */
 	TAILQ_FOREACH(p, batch, entry) {
 		p->seq = ++seq;
-		record_line(j, p, p->seq, hash, hash, &buf, len, &cap);
+		record_line(j, p, p->seq, hex[cur], hash, hex[!cur], len);
+		cur = !cur;
 	}
-	return buf;
+	batch_room(j, *len, 1);
+	return j->bbuf;
 }
 
 /* Writes and syncs the batch; on failure the segment is cut back. */
@@ -565,7 +570,6 @@ journal_flush(struct journal *j)
 	if ((buf = batch_take(j, &batch, &len, hash)) == NULL)
 		return -1;
 	r = batch_write(j, buf, len);
-	free(buf);
 	if (r == -1) {
 		batch_failed(j, &batch, errno);
 		return -1;
@@ -640,7 +644,6 @@ writer_collect(struct journal *j)
 	err = j->w.err;
 	pthread_mutex_unlock(&j->w.mu);
 	j->busy = 0;
-	free(j->inflight_buf);
 	j->inflight_buf = NULL;
 	j->stats.writes++;
 	if (err == 0 && j->seg_dirty && fsync_dir(j) == -1)
@@ -781,25 +784,30 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 int
-journal_append(struct journal *j, const char *type, cJSON *fields,
-    journal_cb cb, void *arg)
+journal_append_copy(struct journal *j, const char *type,
+    const cJSON *fields, journal_cb cb, void *arg)
 {
 	static const struct timeval window = { 0, JOURNAL_GROUP_WINDOW_US };
 	struct jpending *p;
+	const char *text = "{}";
+	size_t len = 2;
 
 	if (j->npending >= JOURNAL_PENDING_MAX) {
 		log_err("event=journal_dropped type=%s reason=\"too many "
 		    "records waiting\"", type);
-		cJSON_Delete(fields);
 		return -1;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		fatal("%s: calloc", __func__);
-	if (fields == NULL && (fields = cJSON_CreateObject()) == NULL)
-		fatalx("%s: cJSON_CreateObject", __func__);
+	if (fields != NULL) {
+		len = json_print_kept(&j->pbuf, fields);
+		text = j->pbuf.buf;
+	}
+	if ((p = malloc(sizeof(*p) + len + 1)) == NULL)
+		fatal("%s: malloc", __func__);
+	memset(p, 0, sizeof(*p));
+	memcpy(p->fields, text, len + 1);
+	p->flen = len;
 	p->ts_ms = now_ms();
 	p->type = type;
-	p->fields = fields;
 	p->cb = cb;
 	p->arg = arg;
 	TAILQ_INSERT_TAIL(&j->pending, p, entry);
@@ -808,6 +816,17 @@ journal_append(struct journal *j, const char *type, cJSON *fields,
 	if (!evtimer_pending(j->ev_flush, NULL))
 		evtimer_add(j->ev_flush, &window);
 	return 0;
+}
+
+int
+journal_append(struct journal *j, const char *type, cJSON *fields,
+    journal_cb cb, void *arg)
+{
+	int r;
+
+	r = journal_append_copy(j, type, fields, cb, arg);
+	cJSON_Delete(fields);
+	return r;
 }
 
 int
@@ -1071,7 +1090,8 @@ journal_free(struct journal *j)
 	if (j->dirfd != -1)
 		close(j->dirfd);
 	free(j->closed);
-	free(j->pbuf);
+	json_kept_free(&j->pbuf);
+	free(j->bbuf);
 	free(j);
 }
 

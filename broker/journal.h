@@ -144,6 +144,12 @@ struct journal *journal_open(struct event_base *base,
 typedef void (*journal_cb)(int ok, uint64_t seq, void *arg);
 int	journal_append(struct journal *j, const char *type, cJSON *fields,
 	    journal_cb cb, void *arg);
+/*
+ * The same, but fields stay the caller's: they are printed now and never
+ * freed here (a tree on the stack, json.h).
+ */
+int	journal_append_copy(struct journal *j, const char *type,
+	    const cJSON *fields, journal_cb cb, void *arg);
 
 /*
  * From now on batches are written and synced by a writer thread while the

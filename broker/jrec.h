@@ -1,6 +1,6 @@
 /*
  * The broker's journal records about spends: the fields of intent,
- * outcome and status records, built with cJSON from typed values (never a
+ * outcome and status records, printed by cJSON from typed values (never a
  * key, a secret or a header), and their replay at start-up, which rebuilds
  * the intent table, each principal's rolling cap and rate window, and
  * finds the intents Dino has not answered yet.
@@ -19,14 +19,20 @@
 struct dino_result;
 struct webhook;
 
-/* A spend object in Dino's own shape (dino_parse_spend reads it back). */
-cJSON	*jrec_spend(const struct spend_obj *s);
-/* principal, caller, account, agent label, keys, canonical request. */
-cJSON	*jrec_intent(const struct intent *in);
-/* Dino's definitive answer to the create of in. */
+/*
+ * Appends the intent record of in: principal, caller, account, agent
+ * label, keys, canonical request (journal_append()'s return and cb).
+ */
+int	jrec_append_intent(struct journal *j, const struct intent *in,
+	    journal_cb cb, void *arg);
+/*
+ * Dino's definitive answer to the create of in, for journal_append(): a
+ * raw item, the fields already printed.
+ */
 cJSON	*jrec_outcome(const struct intent *in, const struct dino_result *res);
-/* A later status change of in, from status from. */
-cJSON	*jrec_status(const struct intent *in, const char *from);
+/* Appends the record of a later status change of in, from status from. */
+void	jrec_append_status(struct journal *j, const struct intent *in,
+	    const char *from);
 
 struct replay {
 	struct broker_config	*cfg;

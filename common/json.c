@@ -1,9 +1,12 @@
 #define _GNU_SOURCE
+#include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
 #include "dinolimits.h"
+#include "log.h"
 #include "util.h"
 
 /*
@@ -141,4 +144,108 @@ json_get_text(const cJSON *item, size_t minlen, size_t maxlen,
 		return NULL;
 	}
 	return item->valuestring;
+}
+
+/* What "%1.15g" prints as plain digits (see json.h). */
+#define JSON_RAW_INT_MAX	999999999999999LL
+/* The size of the first kept print buffer; it doubles while too small. */
+#define JSON_KEPT_START		4096
+
+static cJSON *
+stack_node(struct json_stack *s, cJSON *parent, const char *name, int type)
+{
+	cJSON *n;
+
+	if (s->n >= JSON_STACK_NODES)
+		fatalx("%s: out of nodes", __func__);
+	n = &s->node[s->n++];
+	memset(n, 0, sizeof(*n));
+	/* Referenced: nothing here is ever freed by cJSON. */
+	n->type = type | cJSON_IsReference | cJSON_StringIsConst;
+	if (parent == NULL)
+		return n;
+	n->string = (char *)name;
+	/* cJSON's own linking: the first child's prev is the last child. */
+	if (parent->child == NULL) {
+		parent->child = n;
+		n->prev = n;
+	} else {
+		n->prev = parent->child->prev;
+		parent->child->prev->next = n;
+		parent->child->prev = n;
+	}
+	return n;
+}
+
+cJSON *
+json_stack_obj(struct json_stack *s, cJSON *parent, const char *name)
+{
+	return stack_node(s, parent, name, cJSON_Object);
+}
+
+void
+json_stack_str(struct json_stack *s, cJSON *o, const char *name,
+    const char *v)
+{
+	stack_node(s, o, name, cJSON_String)->valuestring = (char *)v;
+}
+
+void
+json_stack_raw(struct json_stack *s, cJSON *o, const char *name,
+    const char *text)
+{
+	stack_node(s, o, name, cJSON_Raw)->valuestring = (char *)text;
+}
+
+void
+json_stack_int(struct json_stack *s, cJSON *o, const char *name, int64_t v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp), *num;
+	uint64_t u;
+	cJSON *n;
+
+	if (v > JSON_RAW_INT_MAX || v < -JSON_RAW_INT_MAX) {
+		n = stack_node(s, o, name, cJSON_Number);
+		n->valuedouble = (double)v;
+		n->valueint = v > 0 ? INT_MAX : INT_MIN;
+		return;
+	}
+	n = stack_node(s, o, name, cJSON_Raw);
+	num = s->num[n - s->node];
+	u = v < 0 ? (uint64_t)-v : (uint64_t)v;
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	memcpy(num, p, (size_t)(tmp + sizeof(tmp) - p));
+	n->valuestring = num;
+}
+
+size_t
+json_print_kept(struct json_kept *k, const cJSON *o)
+{
+	size_t size;
+
+	while (k->buf == NULL || !cJSON_PrintPreallocated((cJSON *)o, k->buf,
+	    (int)k->size, 0)) {
+		size = k->size == 0 ? JSON_KEPT_START : k->size * 2;
+		if (size > INT_MAX)
+			fatalx("%s: too large to print", __func__);
+		free(k->buf);
+		if ((k->buf = malloc(size)) == NULL)
+			fatal("%s: malloc", __func__);
+		k->size = size;
+	}
+	return strlen(k->buf);
+}
+
+void
+json_kept_free(struct json_kept *k)
+{
+	free(k->buf);
+	k->buf = NULL;
+	k->size = 0;
 }

@@ -34,4 +34,46 @@ int	json_get_int(const cJSON *item, int64_t min, int64_t max,
 const char *json_get_text(const cJSON *item, size_t minlen, size_t maxlen,
 	    const char **why);
 
+/*
+ * An object built on the caller's stack and printed by cJSON itself, so
+ * that escaping and layout stay cJSON's: no allocation per member, and no
+ * tree to free.  Names and string values are referenced, not copied, and
+ * must outlive the print.  Integers up to 15 digits are printed here and
+ * added raw: "%1.15g", which cJSON prints every number with, gives their
+ * plain digits too, and the sprintf plus sscanf were a tenth of a create.
+ * Larger ones stay cJSON numbers, printed (and rounded) as cJSON does.
+ * Running out of nodes is a programming error (fatal).
+ */
+#define JSON_STACK_NODES	32
+
+struct json_stack {
+	cJSON		 node[JSON_STACK_NODES];
+	char		 num[JSON_STACK_NODES][24];
+	size_t		 n;
+};
+
+/* A new object: the root (parent NULL, name unused) or parent's member. */
+cJSON	*json_stack_obj(struct json_stack *s, cJSON *parent, const char *name);
+void	 json_stack_str(struct json_stack *s, cJSON *o, const char *name,
+	    const char *v);
+void	 json_stack_int(struct json_stack *s, cJSON *o, const char *name,
+	    int64_t v);
+/* text is printed JSON, copied as it is (cJSON's raw item). */
+void	 json_stack_raw(struct json_stack *s, cJSON *o, const char *name,
+	    const char *text);
+
+/*
+ * A print buffer that is kept and only grows, so that printing costs no
+ * allocation of its own (cJSON's printer starts small and reallocates as
+ * it goes).
+ */
+struct json_kept {
+	char		*buf;
+	size_t		 size;
+};
+
+/* Prints o unformatted into k->buf; returns the length (fatal if huge). */
+size_t	json_print_kept(struct json_kept *k, const cJSON *o);
+void	json_kept_free(struct json_kept *k);
+
 #endif
