@@ -115,8 +115,6 @@ struct journal {
 	struct json_kept	 pbuf;		/* journal_append()'s */
 	char			*bbuf;		/* batch_build()'s, kept */
 	size_t			 bbuf_cap;
-	int64_t			 ts_ms;		/* ts, printed */
-	char			 ts[32];
 };
 
 static const unsigned char zero_hash[JOURNAL_HASH_LEN];
@@ -161,19 +159,15 @@ record_line(struct journal *j, const struct jpending *p, uint64_t seq,
     const char *prev_hex, unsigned char *hash, char *hex, size_t *len)
 {
 	struct json_stack st;
+	char ts[32], *line;
 	cJSON *o;
-	char *line;
 	size_t clen;
 
-	/* Records come in bursts within the same millisecond. */
-	if (p->ts_ms != j->ts_ms || j->ts[0] == '\0') {
-		fmt_iso_ms(j->ts, p->ts_ms);
-		j->ts_ms = p->ts_ms;
-	}
+	fmt_iso_ms(ts, p->ts_ms);
 	st.n = 0;
 	o = json_stack_obj(&st, NULL, NULL);
 	json_stack_int(&st, o, "seq", (int64_t)seq);
-	json_stack_str(&st, o, "ts", j->ts);
+	json_stack_str(&st, o, "ts", ts);
 	json_stack_str(&st, o, "type", p->type);
 	json_stack_raw(&st, o, "fields", p->fields);
 	json_stack_str(&st, o, "prev", prev_hex);

@@ -68,6 +68,14 @@ test_ids(void)
 	fmt_iso_ms(t, 1778157296000LL + 7);
 	CHECK(strcmp(t, "2026-05-07T12:34:56.007Z") == 0, "iso time");
 	CHECK(strlen(t) == ISO_TIME_LEN, "iso time length");
+	/* The second is kept: the same, the next and an earlier one. */
+	fmt_iso_ms(t, 1778157296000LL + 999);
+	CHECK(strcmp(t, "2026-05-07T12:34:56.999Z") == 0, "iso time, ms");
+	fmt_iso_ms(t, 1778157296000LL + 1000);
+	CHECK(strcmp(t, "2026-05-07T12:34:57.000Z") == 0, "iso time, next s");
+	fmt_iso_ms(t, 1778157296000LL - 60000 + 120);
+	CHECK(strcmp(t, "2026-05-07T12:33:56.120Z") == 0,
+	    "iso time, a minute back");
 }
 
 static int
