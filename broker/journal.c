@@ -161,7 +161,7 @@ record_line(struct journal *j, const struct jpending *p, uint64_t seq,
 	struct json_stack st;
 	char ts[32], *line;
 	cJSON *o;
-	size_t clen;
+	size_t clen, room;
 
 	fmt_iso_ms(ts, p->ts_ms);
 	st.n = 0;
@@ -172,9 +172,16 @@ record_line(struct journal *j, const struct jpending *p, uint64_t seq,
 	json_stack_raw(&st, o, "fields", p->fields);
 	json_stack_str(&st, o, "prev", prev_hex);
 	batch_room(j, *len, p->flen + JOURNAL_LINE_ROOM);
-	while (!cJSON_PrintPreallocated(o, j->bbuf + *len,
-	    (int)(j->bbuf_cap - *len), 0))
-		batch_room(j, *len, (j->bbuf_cap - *len) * 2);
+	for (;;) {
+		room = j->bbuf_cap - *len;
+		if (room > INT_MAX)
+			room = INT_MAX;
+		if (cJSON_PrintPreallocated(o, j->bbuf + *len, (int)room, 0))
+			break;
+		if (room == INT_MAX)
+			fatalx("%s: record too large", __func__);
+		batch_room(j, *len, room * 2);
+	}
 	line = j->bbuf + *len;
 	clen = strlen(line);
 	if (clen < 2 || line[clen - 1] != '}')

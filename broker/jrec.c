@@ -9,8 +9,6 @@
  */
 #include <sys/queue.h>
 
-#include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
