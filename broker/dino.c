@@ -9,7 +9,8 @@
  * handle on the one multi handle, so connections are reused across calls
  * and attempts (keep-alive, HTTP/2 multiplexing over TLS), while each
  * attempt starts from clean per-transfer state.  Between attempts a
- * per-call libevent timer waits out the backoff.
+ * per-call libevent timer waits out the backoff; the same timer starts an
+ * attempt that had to wait for a free connection (see "Admission").
  *
  * The retry and error mapping (dino-api.md Part A):
  *
@@ -94,6 +95,13 @@ enum dino_verdict {
 	V_RETRY,
 };
 
+/* Where a call's next attempt stands (see "Admission" below). */
+enum dino_admit {
+	ADMIT_NONE,	/* no attempt asked for */
+	ADMIT_WAIT,	/* in the client's waiting line */
+	ADMIT_SLOT,	/* holds a slot: in flight, or about to start */
+};
+
 struct dino_sock {
 	TAILQ_ENTRY(dino_sock) entry;
 	struct dino_client *c;
@@ -141,6 +149,8 @@ struct dino_call {
 	int64_t		 started_ms;
 
 	struct event	*retry_ev;
+	enum dino_admit	 admit;
+	TAILQ_ENTRY(dino_call) wait_entry;
 	int		 in_callback;	/* cb or on_retry is running */
 	int		 cancelled;	/* dino_cancel() from a callback */
 	struct dino_result res;
@@ -161,6 +171,10 @@ struct dino_client {
 	int		 read_retries;
 	TAILQ_HEAD(, dino_call) calls;
 	TAILQ_HEAD(, dino_sock) socks;
+	/* Admission: attempts libcurl may run at once, and the rest. */
+	size_t		 nslots;
+	size_t		 nbusy;
+	TAILQ_HEAD(, dino_call) waiting;
 	/*
 	 * Wiped guarded buffers for Authorization headers, kept for the next
 	 * call: sodium_malloc and sodium_free cost an mmap, mprotect, mlock
@@ -475,8 +489,14 @@ dino_client_new(struct event_base *base, const struct dino_options *opt)
 	c->retry_base_ms = opt->retry_base_ms;
 	c->retry_max_ms = opt->retry_max_ms;
 	c->read_retries = opt->read_retries;
+	/*
+	 * Plain http is HTTP/1.1 (h2 is only asked for over TLS): one
+	 * transfer per connection, so never more at once than connections.
+	 */
+	c->nslots = http ? DINO_HOST_CONNS_MAX : SIZE_MAX;
 	TAILQ_INIT(&c->calls);
 	TAILQ_INIT(&c->socks);
+	TAILQ_INIT(&c->waiting);
 	dino_multi_init(c);
 	return c;
 }
@@ -582,7 +602,7 @@ dino_attempt_headers(struct dino_call *call)
 
 /* The transport policy: the same for every attempt of every call. */
 static void
-dino_attempt_setopt(struct dino_call *call, CURL *e)
+dino_attempt_setopt(struct dino_call *call, CURL *e, long timeout_ms)
 {
 	struct dino_client *c = call->c;
 
@@ -597,7 +617,7 @@ dino_attempt_setopt(struct dino_call *call, CURL *e)
 	curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, DINO_USER_AGENT);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->total_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)DINO_RESPONSE_MAX);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -656,25 +676,80 @@ easy_put(struct dino_client *c, CURL *e)
 	c->easy_pool[c->neasy_pool++] = e;
 }
 
+/*
+ * Admission.  Over plain http libcurl runs at most DINO_HOST_CONNS_MAX
+ * transfers at once; it parks any more as "pending" and starts them over,
+ * URL parse and connection search included (some 26k instructions each
+ * time), whenever a transfer ends, which came to three starts per create
+ * at 64 agents.  So the client holds such attempts back itself, in order,
+ * and hands each over when a slot frees.  The wait counts against the
+ * attempt's total timeout, as it did in libcurl's pending list.
+ */
+static int
+slot_take(struct dino_call *call)
+{
+	struct dino_client *c = call->c;
+
+	if (call->admit == ADMIT_SLOT)
+		return 1;	/* handed a slot while waiting */
+	call->started_ms = mono_ms();
+	if (c->nbusy == c->nslots) {
+		call->admit = ADMIT_WAIT;
+		TAILQ_INSERT_TAIL(&c->waiting, call, wait_entry);
+		return 0;
+	}
+	c->nbusy++;
+	call->admit = ADMIT_SLOT;
+	return 1;
+}
+
+/* The slot goes to the first in line, started from the loop. */
+static void
+slot_release(struct dino_call *call)
+{
+	struct dino_client *c = call->c;
+	struct dino_call *next;
+	struct timeval now = { 0, 0 };
+
+	if (call->admit == ADMIT_WAIT)
+		TAILQ_REMOVE(&c->waiting, call, wait_entry);
+	else if (call->admit == ADMIT_SLOT) {
+		if ((next = TAILQ_FIRST(&c->waiting)) == NULL)
+			c->nbusy--;
+		else {
+			TAILQ_REMOVE(&c->waiting, next, wait_entry);
+			next->admit = ADMIT_SLOT;
+			if (evtimer_add(next->retry_ev, &now) == -1)
+				fatalx("%s: evtimer_add", __func__);
+		}
+	}
+	call->admit = ADMIT_NONE;
+}
+
+/* 0 when started or waiting for a slot, -1 if it could not be started. */
 static int
 dino_attempt_start(struct dino_call *call)
 {
 	CURLMcode mc;
 	CURL *e;
+	long left;
 
+	if (!slot_take(call))
+		return 0;
+	left = call->c->total_timeout_ms - (long)(mono_ms() - call->started_ms);
 	e = easy_get(call->c);
 	call->resplen = 0;
 	call->too_big = 0;
 	call->errbuf[0] = '\0';
-	call->started_ms = mono_ms();
 	dino_attempt_headers(call);
-	dino_attempt_setopt(call, e);
+	dino_attempt_setopt(call, e, left > 0 ? left : 1);
 	call->easy = e;
 	if ((mc = curl_multi_add_handle(call->c->multi, e)) != CURLM_OK) {
 		log_err("event=dino_call_error id=%s error=\"%s\"",
 		    call->res.request_id, curl_multi_strerror(mc));
 		call->easy = NULL;
 		easy_put(call->c, e);
+		slot_release(call);
 		return -1;
 	}
 	return 0;
@@ -688,6 +763,7 @@ dino_attempt_end(struct dino_call *call)
 		easy_put(call->c, call->easy);
 		call->easy = NULL;
 	}
+	slot_release(call);
 }
 
 /*

@@ -84,6 +84,7 @@ static struct {
 	int		 pos;
 	struct seen	 req[16];
 	int		 nreq;
+	int		 nall;		/* requests, past req[] too */
 	int		 redirected;	/* hits on /redirected */
 	unsigned	 port;
 } srv;
@@ -113,6 +114,7 @@ script(int n, ...)
 	srv.nscript = n;
 	srv.pos = 0;
 	srv.nreq = 0;
+	srv.nall = 0;
 	srv.redirected = 0;
 }
 
@@ -206,6 +208,7 @@ srv_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	record(req);
+	srv.nall++;
 	st = &srv.script[srv.pos < srv.nscript ? srv.pos++ : srv.nscript - 1];
 	switch (st->act) {
 	case A_DROP:
@@ -679,6 +682,33 @@ test_concurrent(void)
 	CHECK(all && srv.nreq == 8, "eight calls at once all complete");
 }
 
+/*
+ * More calls than connections (plain http: one transfer a connection):
+ * the rest wait in the client's own line and go as slots free; one
+ * cancelled while it waits is never sent and never called back.
+ */
+static void
+test_admission(void)
+{
+	struct outcome o[3 * DINO_HOST_CONNS_MAX];
+	struct dino_call *late;
+	int i, all = 1, n = (int)nitems(o);
+
+	script(1, (struct step){ A_REPLY, 200, BALANCE_BODY, NULL, NULL });
+	memset(o, 0, sizeof(o));
+	for (i = 0; i < n - 1; i++)
+		all &= dino_get_balance(client, &key, done_cb, &o[i]) != NULL;
+	late = dino_get_balance(client, &key, done_cb, &o[n - 1]);
+	dino_cancel(late);
+	for (i = 0; i < n - 1; i++)
+		all &= run(&o[i], 0) && o[i].done == 1 &&
+		    o[i].res.outcome == DINO_OK;
+	run(NULL, 100);
+	CHECK(all && late != NULL && o[n - 1].done == 0 && srv.nall == n - 1,
+	    "more calls than connections all complete; a waiting call "
+	    "cancelled is never sent");
+}
+
 static void
 test_timeout(void)
 {
@@ -891,6 +921,7 @@ main(void)
 	test_cancel();
 	test_chain();
 	test_concurrent();
+	test_admission();
 	test_timeout();
 	test_bad_calls();
 
