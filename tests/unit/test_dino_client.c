@@ -363,6 +363,32 @@ test_create_ok(void)
 	    "\\\"quotes\\\" test\"}") == 0, "create: body from typed fields");
 }
 
+/* The amount's bytes at both ends of its range: what cJSON prints. */
+static void
+test_create_amounts(void)
+{
+	static const int64_t amounts[] = { AMOUNT_CENTS_MIN, 10,
+	    AMOUNT_CENTS_MAX };
+	struct msg_create_spend req = request();
+	struct outcome o;
+	char want[64];
+	size_t i;
+	int all = 1;
+
+	for (i = 0; i < nitems(amounts); i++) {
+		script(1, ok_spend());
+		req.amount_cents = amounts[i];
+		memset(&o, 0, sizeof(o));
+		all &= dino_create_spend(client, &key, IDEM, &req, done_cb,
+		    NULL, &o) != NULL && run(&o, 0);
+		snprintf(want, sizeof(want), "{\"amount_cents\":%.15g,",
+		    (double)amounts[i]);
+		all &= srv.nreq == 1 &&
+		    strncmp(srv.req[0].body, want, strlen(want)) == 0;
+	}
+	CHECK(all, "create: amounts printed as cJSON prints numbers");
+}
+
 static void
 test_create_500_then_200(void)
 {
@@ -909,6 +935,7 @@ main(void)
 	client = dino_client_new(base, &opt);
 
 	test_create_ok();
+	test_create_amounts();
 	test_create_500_then_200();
 	test_create_429();
 	test_create_drop();
