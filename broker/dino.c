@@ -600,13 +600,13 @@ dino_attempt_headers(struct dino_call *call)
 	call->auth_node.next = &call->hdr_nodes[0];
 }
 
-/* The transport policy: the same for every attempt of every call. */
+/*
+ * The transport policy: the same for every attempt of every call, so it
+ * is set once on a new handle and stays with it in the pool.
+ */
 static void
-dino_attempt_setopt(struct dino_call *call, CURL *e, long timeout_ms)
+easy_policy(struct dino_client *c, CURL *e)
 {
-	struct dino_client *c = call->c;
-
-	curl_easy_setopt(e, CURLOPT_URL, call->url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, c->protocols);
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -614,10 +614,11 @@ dino_attempt_setopt(struct dino_call *call, CURL *e, long timeout_ms)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_VERBOSE, 0L);
 	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	/* No proxy for any host, without reading no_proxy on every attempt. */
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, DINO_USER_AGENT);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)DINO_RESPONSE_MAX);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -634,8 +635,16 @@ dino_attempt_setopt(struct dino_call *call, CURL *e, long timeout_ms)
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, &call->auth_node);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, dino_write_cb);
+}
+
+/* What one attempt of this call needs; easy_put() takes it all back. */
+static void
+dino_attempt_setopt(struct dino_call *call, CURL *e, long timeout_ms)
+{
+	curl_easy_setopt(e, CURLOPT_URL, call->url);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, &call->auth_node);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
@@ -644,8 +653,8 @@ dino_attempt_setopt(struct dino_call *call, CURL *e, long timeout_ms)
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)call->bodylen);
-	} else
-		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	}
+	/* A pooled handle is a GET already (easy_put). */
 }
 
 static CURL *
@@ -657,13 +666,17 @@ easy_get(struct dino_client *c)
 		return c->easy_pool[--c->neasy_pool];
 	if ((e = curl_easy_init()) == NULL)
 		fatalx("%s: curl_easy_init failed", __func__);
+	easy_policy(c, e);
 	return e;
 }
 
 /*
- * curl_easy_reset() forgets every option, the previous call's pointers
- * included; dino_attempt_setopt() sets the whole transport policy again
- * on each use, so a pooled handle starts from libcurl's defaults.
+ * A pooled handle keeps the transport policy but none of the call's
+ * pointers: the header list (the Authorization buffer among its nodes),
+ * the body, the write target, the error buffer and the private pointer
+ * are all set back to NULL, and the method to GET, so nothing of one
+ * call can reach another.  libcurl keeps its own copy of the URL, the
+ * only other per-attempt option, and the next attempt sets it anew.
  */
 static void
 easy_put(struct dino_client *c, CURL *e)
@@ -672,7 +685,13 @@ easy_put(struct dino_client *c, CURL *e)
 		curl_easy_cleanup(e);
 		return;
 	}
-	curl_easy_reset(e);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+	curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
 	c->easy_pool[c->neasy_pool++] = e;
 }
 
