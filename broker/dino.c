@@ -9,7 +9,8 @@
  * handle on the one multi handle, so connections are reused across calls
  * and attempts (keep-alive, HTTP/2 multiplexing over TLS), while each
  * attempt starts from clean per-transfer state.  Between attempts a
- * per-call libevent timer waits out the backoff.
+ * per-call libevent timer waits out the backoff; the same timer starts an
+ * attempt that had to wait for a free connection (see "Admission").
  *
  * The retry and error mapping (dino-api.md Part A):
  *
@@ -94,6 +95,13 @@ enum dino_verdict {
 	V_RETRY,
 };
 
+/* Where a call's next attempt stands (see "Admission" below). */
+enum dino_admit {
+	ADMIT_NONE,	/* no attempt asked for */
+	ADMIT_WAIT,	/* in the client's waiting line */
+	ADMIT_SLOT,	/* holds a slot: in flight, or about to start */
+};
+
 struct dino_sock {
 	TAILQ_ENTRY(dino_sock) entry;
 	struct dino_client *c;
@@ -141,6 +149,8 @@ struct dino_call {
 	int64_t		 started_ms;
 
 	struct event	*retry_ev;
+	enum dino_admit	 admit;
+	TAILQ_ENTRY(dino_call) wait_entry;
 	int		 in_callback;	/* cb or on_retry is running */
 	int		 cancelled;	/* dino_cancel() from a callback */
 	struct dino_result res;
@@ -161,6 +171,10 @@ struct dino_client {
 	int		 read_retries;
 	TAILQ_HEAD(, dino_call) calls;
 	TAILQ_HEAD(, dino_sock) socks;
+	/* Admission: attempts libcurl may run at once, and the rest. */
+	size_t		 nslots;
+	size_t		 nbusy;
+	TAILQ_HEAD(, dino_call) waiting;
 	/*
 	 * Wiped guarded buffers for Authorization headers, kept for the next
 	 * call: sodium_malloc and sodium_free cost an mmap, mprotect, mlock
@@ -475,8 +489,14 @@ dino_client_new(struct event_base *base, const struct dino_options *opt)
 	c->retry_base_ms = opt->retry_base_ms;
 	c->retry_max_ms = opt->retry_max_ms;
 	c->read_retries = opt->read_retries;
+	/*
+	 * Plain http is HTTP/1.1 (h2 is only asked for over TLS): one
+	 * transfer per connection, so never more at once than connections.
+	 */
+	c->nslots = http ? DINO_HOST_CONNS_MAX : SIZE_MAX;
 	TAILQ_INIT(&c->calls);
 	TAILQ_INIT(&c->socks);
+	TAILQ_INIT(&c->waiting);
 	dino_multi_init(c);
 	return c;
 }
@@ -550,18 +570,33 @@ dino_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * dst = a b, NUL-terminated; -1 (dst unusable) when it does not fit.
+ * The headers and URLs of every attempt are built with it: an snprintf
+ * of two strings was some 700 instructions.
+ */
+static int
+join2(char *dst, size_t size, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la + lb >= size)
+		return -1;
+	memcpy(dst, a, la);
+	memcpy(dst + la, b, lb + 1);
+	return 0;
+}
+
 static void
 dino_attempt_headers(struct dino_call *call)
 {
 	const char *hdrs[DINO_HDRS_MAX];
 	size_t i, n = 0;
-	int len;
 
 	make_ulid_id(call->res.request_id, sizeof(call->res.request_id),
 	    DINO_REQUEST_ID_PREFIX);
-	len = snprintf(call->rid_hdr, sizeof(call->rid_hdr), "X-Request-Id: %s",
-	    call->res.request_id);
-	if (len < 0 || (size_t)len >= sizeof(call->rid_hdr))
+	if (join2(call->rid_hdr, sizeof(call->rid_hdr), "X-Request-Id: ",
+	    call->res.request_id) == -1)
 		fatalx("%s: request id too long", __func__);
 	hdrs[n++] = "Accept: application/json";
 	hdrs[n++] = "Content-Type: application/json";
@@ -580,13 +615,13 @@ dino_attempt_headers(struct dino_call *call)
 	call->auth_node.next = &call->hdr_nodes[0];
 }
 
-/* The transport policy: the same for every attempt of every call. */
+/*
+ * The transport policy: the same for every attempt of every call, so it
+ * is set once on a new handle and stays with it in the pool.
+ */
 static void
-dino_attempt_setopt(struct dino_call *call, CURL *e)
+easy_policy(struct dino_client *c, CURL *e)
 {
-	struct dino_client *c = call->c;
-
-	curl_easy_setopt(e, CURLOPT_URL, call->url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, c->protocols);
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -594,10 +629,11 @@ dino_attempt_setopt(struct dino_call *call, CURL *e)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_VERBOSE, 0L);
 	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	/* No proxy for any host, without reading no_proxy on every attempt. */
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, DINO_USER_AGENT);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->total_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)DINO_RESPONSE_MAX);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -614,8 +650,16 @@ dino_attempt_setopt(struct dino_call *call, CURL *e)
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, &call->auth_node);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, dino_write_cb);
+}
+
+/* What one attempt of this call needs; easy_put() takes it all back. */
+static void
+dino_attempt_setopt(struct dino_call *call, CURL *e, long timeout_ms)
+{
+	curl_easy_setopt(e, CURLOPT_URL, call->url);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, &call->auth_node);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
@@ -624,8 +668,8 @@ dino_attempt_setopt(struct dino_call *call, CURL *e)
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)call->bodylen);
-	} else
-		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	}
+	/* A pooled handle is a GET already (easy_put). */
 }
 
 static CURL *
@@ -637,13 +681,17 @@ easy_get(struct dino_client *c)
 		return c->easy_pool[--c->neasy_pool];
 	if ((e = curl_easy_init()) == NULL)
 		fatalx("%s: curl_easy_init failed", __func__);
+	easy_policy(c, e);
 	return e;
 }
 
 /*
- * curl_easy_reset() forgets every option, the previous call's pointers
- * included; dino_attempt_setopt() sets the whole transport policy again
- * on each use, so a pooled handle starts from libcurl's defaults.
+ * A pooled handle keeps the transport policy but none of the call's
+ * pointers: the header list (the Authorization buffer among its nodes),
+ * the body, the write target, the error buffer and the private pointer
+ * are all set back to NULL, and the method to GET, so nothing of one
+ * call can reach another.  libcurl keeps its own copy of the URL, the
+ * only other per-attempt option, and the next attempt sets it anew.
  */
 static void
 easy_put(struct dino_client *c, CURL *e)
@@ -652,29 +700,90 @@ easy_put(struct dino_client *c, CURL *e)
 		curl_easy_cleanup(e);
 		return;
 	}
-	curl_easy_reset(e);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+	curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
 	c->easy_pool[c->neasy_pool++] = e;
 }
 
+/*
+ * Admission.  Over plain http libcurl runs at most DINO_HOST_CONNS_MAX
+ * transfers at once; it parks any more as "pending" and starts them over,
+ * URL parse and connection search included (some 26k instructions each
+ * time), whenever a transfer ends, which came to three starts per create
+ * at 64 agents.  So the client holds such attempts back itself, in order,
+ * and hands each over when a slot frees.  The wait counts against the
+ * attempt's total timeout, as it did in libcurl's pending list.
+ */
+static int
+slot_take(struct dino_call *call)
+{
+	struct dino_client *c = call->c;
+
+	if (call->admit == ADMIT_SLOT)
+		return 1;	/* handed a slot while waiting */
+	call->started_ms = mono_ms();
+	if (c->nbusy == c->nslots) {
+		call->admit = ADMIT_WAIT;
+		TAILQ_INSERT_TAIL(&c->waiting, call, wait_entry);
+		return 0;
+	}
+	c->nbusy++;
+	call->admit = ADMIT_SLOT;
+	return 1;
+}
+
+/* The slot goes to the first in line, started from the loop. */
+static void
+slot_release(struct dino_call *call)
+{
+	struct dino_client *c = call->c;
+	struct dino_call *next;
+	struct timeval now = { 0, 0 };
+
+	if (call->admit == ADMIT_WAIT)
+		TAILQ_REMOVE(&c->waiting, call, wait_entry);
+	else if (call->admit == ADMIT_SLOT) {
+		if ((next = TAILQ_FIRST(&c->waiting)) == NULL)
+			c->nbusy--;
+		else {
+			TAILQ_REMOVE(&c->waiting, next, wait_entry);
+			next->admit = ADMIT_SLOT;
+			if (evtimer_add(next->retry_ev, &now) == -1)
+				fatalx("%s: evtimer_add", __func__);
+		}
+	}
+	call->admit = ADMIT_NONE;
+}
+
+/* 0 when started or waiting for a slot, -1 if it could not be started. */
 static int
 dino_attempt_start(struct dino_call *call)
 {
 	CURLMcode mc;
 	CURL *e;
+	long left;
 
+	if (!slot_take(call))
+		return 0;
+	left = call->c->total_timeout_ms - (long)(mono_ms() - call->started_ms);
 	e = easy_get(call->c);
 	call->resplen = 0;
 	call->too_big = 0;
 	call->errbuf[0] = '\0';
-	call->started_ms = mono_ms();
 	dino_attempt_headers(call);
-	dino_attempt_setopt(call, e);
+	dino_attempt_setopt(call, e, left > 0 ? left : 1);
 	call->easy = e;
 	if ((mc = curl_multi_add_handle(call->c->multi, e)) != CURLM_OK) {
 		log_err("event=dino_call_error id=%s error=\"%s\"",
 		    call->res.request_id, curl_multi_strerror(mc));
 		call->easy = NULL;
 		easy_put(call->c, e);
+		slot_release(call);
 		return -1;
 	}
 	return 0;
@@ -688,6 +797,7 @@ dino_attempt_end(struct dino_call *call)
 		easy_put(call->c, call->easy);
 		call->easy = NULL;
 	}
+	slot_release(call);
 }
 
 /*
@@ -1065,14 +1175,10 @@ dino_call_new(struct dino_client *c, enum dino_kind kind,
 static int
 dino_call_url(struct dino_call *call, const char *suffix)
 {
-	int n;
-
-	n = snprintf(call->path, sizeof(call->path), "/v1/%s", suffix);
-	if (n < 0 || (size_t)n >= sizeof(call->path))
+	if (join2(call->path, sizeof(call->path), "/v1/", suffix) == -1)
 		return -1;
-	n = snprintf(call->url, sizeof(call->url), "%s%s", call->c->base_url,
+	return join2(call->url, sizeof(call->url), call->c->base_url,
 	    call->path);
-	return n < 0 || (size_t)n >= sizeof(call->url) ? -1 : 0;
 }
 
 /* Starts the first attempt, or gives the call up. */
@@ -1086,16 +1192,36 @@ dino_call_go(struct dino_call *call)
 	return call;
 }
 
+/*
+ * A validated amount (1 to AMOUNT_CENTS_MAX) in decimal: the bytes cJSON
+ * printed for it as a number, without its sprintf("%1.15g") and sscanf.
+ */
+static void
+amount_text(int64_t v, char *buf, size_t size)
+{
+	char tmp[24];
+	size_t n = 0, i = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 && n < sizeof(tmp));
+	while (n > 0 && i < size - 1)
+		buf[i++] = tmp[--n];
+	buf[i] = '\0';
+}
+
 /* The body from the typed, validated fields only. */
 static char *
 dino_create_body(const struct msg_create_spend *req, size_t *len)
 {
+	char amount[24];
 	cJSON *o;
 	char *s;
 
+	amount_text(req->amount_cents, amount, sizeof(amount));
 	if ((o = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddNumberToObject(o, "amount_cents",
-	    (double)req->amount_cents) == NULL ||
+	    cJSON_AddRawToObject(o, "amount_cents", amount) == NULL ||
 	    cJSON_AddStringToObject(o, "currency", req->currency) == NULL ||
 	    cJSON_AddStringToObject(o, "merchant_name", req->merchant_name) ==
 	    NULL ||
@@ -1141,7 +1267,8 @@ dino_create_spend(struct dino_client *c, const struct dino_key *key,
 	    (call = dino_call_new(c, DINO_CREATE, key, cb, arg)) == NULL)
 		return NULL;
 	call->on_retry = on_retry;
-	snprintf(call->idem_hdr, sizeof(call->idem_hdr), "Idempotency-Key: %s",
+	/* It fits: dino_create_valid() held the key to DINO_IDEM_KEY_MAX. */
+	join2(call->idem_hdr, sizeof(call->idem_hdr), "Idempotency-Key: ",
 	    idem_key);
 	call->body = dino_create_body(req, &call->bodylen);
 	if (dino_call_url(call, c->spend_path) == -1) {

@@ -58,6 +58,19 @@ static const struct str_field spend_strings[] = {
 	SF(updated_at, updated_at, 0, 0, F_ASCII),
 };
 
+/* The integers a spend object is read for, after spend_strings. */
+enum {
+	M_AMOUNT = nitems(spend_strings),
+	M_REMAINING,
+	M_REMAINING_MONTHLY,
+	M_NMEMBERS
+};
+
+static const char *const spend_ints[M_NMEMBERS - M_AMOUNT] = {
+	"amount_cents", "remaining_budget_cents",
+	"remaining_monthly_budget_cents",
+};
+
 static const char *balance_int_names[BAL_NFIELDS] = {
 	[BAL_WALLET_AVAILABLE] = "wallet_available_cents",
 	[BAL_BUDGET] = "budget_cents",
@@ -101,38 +114,55 @@ member(const cJSON *obj, const char *name)
 	return it;
 }
 
+/*
+ * it is the member's value, NULL when absent or null.  An ASCII field
+ * that is printable ASCII (valid text by definition) takes one scan;
+ * anything else goes the long way, which says what is wrong with it.
+ */
 static int
-copy_string(const cJSON *obj, const struct str_field *f, void *base,
+copy_value(const cJSON *it, const struct str_field *f, void *base,
     const char **why)
 {
-	const cJSON *it;
 	const char *s;
+	size_t len;
 
-	if ((it = member(obj, f->name)) == NULL) {
+	if (it == NULL) {
 		if (f->required) {
 			*why = "a required member is missing";
 			return -1;
 		}
 		return 0;
 	}
+	if (f->kind == F_ASCII && cJSON_IsString(it) &&
+	    (s = it->valuestring) != NULL && (len = strlen(s)) >= f->minlen &&
+	    len < f->size && printable_ascii(s, len)) {
+		memcpy((char *)base + f->off, s, len + 1);
+		return 0;
+	}
 	if ((s = json_get_text(it, f->minlen, f->size - 1, why)) == NULL)
 		return -1;
-	if (f->kind == F_ASCII && !printable_ascii(s, strlen(s))) {
+	len = strlen(s);
+	if (f->kind == F_ASCII && !printable_ascii(s, len)) {
 		*why = "a member must be printable ASCII";
 		return -1;
 	}
-	memcpy((char *)base + f->off, s, strlen(s) + 1);
+	memcpy((char *)base + f->off, s, len + 1);
 	return 0;
+}
+
+static int
+copy_string(const cJSON *obj, const struct str_field *f, void *base,
+    const char **why)
+{
+	return copy_value(member(obj, f->name), f, base, why);
 }
 
 /* An optional integer: 0 when absent, 1 when read, -1 on a bad value. */
 static int
-get_opt_int(const cJSON *obj, const char *name, int64_t min, int64_t max,
-    int64_t *out, const char **why)
+get_opt_int(const cJSON *it, int64_t min, int64_t max, int64_t *out,
+    const char **why)
 {
-	const cJSON *it;
-
-	if ((it = member(obj, name)) == NULL)
+	if (it == NULL)
 		return 0;
 	return json_get_int(it, min, max, out, why) == -1 ? -1 : 1;
 }
@@ -165,15 +195,15 @@ spend_check_fields(const struct spend_obj *s, const char **why)
  * name); either one is enough, and the other then takes its value.
  */
 static int
-spend_remaining(const cJSON *root, struct spend_obj *out, const char **why)
+spend_remaining(const cJSON *const *m, struct spend_obj *out,
+    const char **why)
 {
 	int a, b;
 
-	a = get_opt_int(root, "remaining_budget_cents", -DINO_CENTS_ABS_MAX,
+	a = get_opt_int(m[M_REMAINING], -DINO_CENTS_ABS_MAX,
 	    DINO_CENTS_ABS_MAX, &out->remaining_budget_cents, why);
-	b = get_opt_int(root, "remaining_monthly_budget_cents",
-	    -DINO_CENTS_ABS_MAX, DINO_CENTS_ABS_MAX,
-	    &out->remaining_monthly_budget_cents, why);
+	b = get_opt_int(m[M_REMAINING_MONTHLY], -DINO_CENTS_ABS_MAX,
+	    DINO_CENTS_ABS_MAX, &out->remaining_monthly_budget_cents, why);
 	if (a == -1 || b == -1)
 		return -1;
 	if (a == 1 && b == 0)
@@ -226,23 +256,53 @@ drop_unrelayable(char *budget_period, struct spend_obj *s)
 			times[i][0] = '\0';
 }
 
+/*
+ * The spend's members, in one pass over the object (a look-up per name
+ * walked it once per name, to the end for every absent one); names are
+ * unique, json_parse_strict saw to that.  Nulls count as absent.
+ */
+static void
+spend_members(const cJSON *obj, const cJSON **m)
+{
+	const cJSON *it;
+	const char *name;
+	size_t i;
+
+	memset(m, 0, M_NMEMBERS * sizeof(*m));
+	for (it = obj->child; it != NULL; it = it->next) {
+		if (it->string == NULL || cJSON_IsNull(it))
+			continue;
+		for (i = 0; i < M_NMEMBERS; i++) {
+			name = i < M_AMOUNT ? spend_strings[i].name :
+			    spend_ints[i - M_AMOUNT];
+			if (it->string[0] == name[0] &&
+			    strcmp(it->string, name) == 0) {
+				m[i] = it;
+				break;
+			}
+		}
+	}
+}
+
 /* A spend object, from the root of a body or from a webhook's data. */
 static int
 parse_spend_obj(const cJSON *obj, struct spend_obj *out, const char **why)
 {
+	const cJSON *m[M_NMEMBERS];
 	size_t i;
 
 	if (!cJSON_IsObject(obj)) {
 		*why = "the spend is not a JSON object";
 		return -1;
 	}
+	spend_members(obj, m);
 	for (i = 0; i < nitems(spend_strings); i++)
-		if (copy_string(obj, &spend_strings[i], out, why) == -1)
+		if (copy_value(m[i], &spend_strings[i], out, why) == -1)
 			return -1;
-	if (json_get_int(member(obj, "amount_cents"), AMOUNT_CENTS_MIN,
-	    AMOUNT_CENTS_MAX, &out->amount_cents, why) == -1)
+	if (json_get_int(m[M_AMOUNT], AMOUNT_CENTS_MIN, AMOUNT_CENTS_MAX,
+	    &out->amount_cents, why) == -1)
 		return -1;
-	if (spend_remaining(obj, out, why) == -1 ||
+	if (spend_remaining(m, out, why) == -1 ||
 	    spend_check_fields(out, why) == -1)
 		return -1;
 	drop_unrelayable(out->budget_period, out);
@@ -335,8 +395,8 @@ dino_parse_balance(const char *body, size_t len, struct msg_balance *out,
 	}
 	drop_unrelayable(out->budget_period, NULL);
 	for (i = 0; i < BAL_NFIELDS; i++) {
-		r = get_opt_int(root, balance_int_names[i], -DINO_CENTS_ABS_MAX,
-		    DINO_CENTS_ABS_MAX, &out->value[i], why);
+		r = get_opt_int(member(root, balance_int_names[i]),
+		    -DINO_CENTS_ABS_MAX, DINO_CENTS_ABS_MAX, &out->value[i], why);
 		if (r == -1)
 			goto done;
 		out->has[i] = r == 1;

@@ -84,6 +84,7 @@ static struct {
 	int		 pos;
 	struct seen	 req[16];
 	int		 nreq;
+	int		 nall;		/* requests, past req[] too */
 	int		 redirected;	/* hits on /redirected */
 	unsigned	 port;
 } srv;
@@ -113,6 +114,7 @@ script(int n, ...)
 	srv.nscript = n;
 	srv.pos = 0;
 	srv.nreq = 0;
+	srv.nall = 0;
 	srv.redirected = 0;
 }
 
@@ -206,6 +208,7 @@ srv_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	record(req);
+	srv.nall++;
 	st = &srv.script[srv.pos < srv.nscript ? srv.pos++ : srv.nscript - 1];
 	switch (st->act) {
 	case A_DROP:
@@ -360,6 +363,32 @@ test_create_ok(void)
 	    "\\\"quotes\\\" test\"}") == 0, "create: body from typed fields");
 }
 
+/* The amount's bytes at both ends of its range: what cJSON prints. */
+static void
+test_create_amounts(void)
+{
+	static const int64_t amounts[] = { AMOUNT_CENTS_MIN, 10,
+	    AMOUNT_CENTS_MAX };
+	struct msg_create_spend req = request();
+	struct outcome o;
+	char want[64];
+	size_t i;
+	int all = 1;
+
+	for (i = 0; i < nitems(amounts); i++) {
+		script(1, ok_spend());
+		req.amount_cents = amounts[i];
+		memset(&o, 0, sizeof(o));
+		all &= dino_create_spend(client, &key, IDEM, &req, done_cb,
+		    NULL, &o) != NULL && run(&o, 0);
+		snprintf(want, sizeof(want), "{\"amount_cents\":%.15g,",
+		    (double)amounts[i]);
+		all &= srv.nreq == 1 &&
+		    strncmp(srv.req[0].body, want, strlen(want)) == 0;
+	}
+	CHECK(all, "create: amounts printed as cJSON prints numbers");
+}
+
 static void
 test_create_500_then_200(void)
 {
@@ -505,7 +534,9 @@ test_reads(void)
 	    "balance: started and finished");
 	CHECK(o.res.outcome == DINO_OK && o.res.balance.has[BAL_BUDGET] &&
 	    o.res.balance.value[BAL_BUDGET] == 50000, "balance: parsed");
+	/* On the handle the last create used: a GET still, without a body. */
 	CHECK(strcmp(srv.req[0].method, "GET") == 0 &&
+	    srv.req[0].bodylen == 0 &&
 	    strcmp(srv.req[0].uri, "/v1/balance") == 0 &&
 	    srv.req[0].idem[0] == '\0' && srv.req[0].rid[0] != '\0',
 	    "balance: GET /v1/balance, X-Request-Id, no Idempotency-Key");
@@ -659,7 +690,9 @@ test_chain(void)
 	o[0].cancel_on_retry = dino_create_spend(client, &key, IDEM, &req,
 	    chain_cb, NULL, &o[0]);
 	CHECK(run(&o[1], 0) && o[0].done == 1 && o[1].done == 1 &&
-	    o[1].res.outcome == DINO_OK && srv.nreq == 2,
+	    o[1].res.outcome == DINO_OK && srv.nreq == 2 &&
+	    strcmp(srv.req[1].method, "GET") == 0 && srv.req[1].bodylen == 0 &&
+	    srv.req[1].idem[0] == '\0',
 	    "a callback may cancel itself and start another call");
 }
 
@@ -677,6 +710,33 @@ test_concurrent(void)
 		all &= run(&o[i], 0) && o[i].done == 1 &&
 		    o[i].res.outcome == DINO_OK;
 	CHECK(all && srv.nreq == 8, "eight calls at once all complete");
+}
+
+/*
+ * More calls than connections (plain http: one transfer a connection):
+ * the rest wait in the client's own line and go as slots free; one
+ * cancelled while it waits is never sent and never called back.
+ */
+static void
+test_admission(void)
+{
+	struct outcome o[3 * DINO_HOST_CONNS_MAX];
+	struct dino_call *late;
+	int i, all = 1, n = (int)nitems(o);
+
+	script(1, (struct step){ A_REPLY, 200, BALANCE_BODY, NULL, NULL });
+	memset(o, 0, sizeof(o));
+	for (i = 0; i < n - 1; i++)
+		all &= dino_get_balance(client, &key, done_cb, &o[i]) != NULL;
+	late = dino_get_balance(client, &key, done_cb, &o[n - 1]);
+	dino_cancel(late);
+	for (i = 0; i < n - 1; i++)
+		all &= run(&o[i], 0) && o[i].done == 1 &&
+		    o[i].res.outcome == DINO_OK;
+	run(NULL, 100);
+	CHECK(all && late != NULL && o[n - 1].done == 0 && srv.nall == n - 1,
+	    "more calls than connections all complete; a waiting call "
+	    "cancelled is never sent");
 }
 
 static void
@@ -879,6 +939,7 @@ main(void)
 	client = dino_client_new(base, &opt);
 
 	test_create_ok();
+	test_create_amounts();
 	test_create_500_then_200();
 	test_create_429();
 	test_create_drop();
@@ -891,6 +952,7 @@ main(void)
 	test_cancel();
 	test_chain();
 	test_concurrent();
+	test_admission();
 	test_timeout();
 	test_bad_calls();
 
