@@ -264,7 +264,9 @@ def test_balance_reads_shared(st):
     s, _, before = st.agent("GET", "/tools/get_balance")
     check(s == 200, "balance before")
     seen = len(balance_lines(st))
-    st.faults(latency_ms=700, routes=["read"])
+    # Long enough that the spend and the four later reads all arrive while
+    # the first read is held, even on a loaded machine.
+    st.faults(latency_ms=2500, routes=["read"])
     got = {}
 
     def get(name):
