@@ -120,13 +120,52 @@ drop_connection(struct evhttp_request *req)
 		(void)shutdown(fd, SHUT_RDWR);
 }
 
+/*
+ * evhttp_send_reply() only queues the answer for the bufferevent, which
+ * would turn EPOLLOUT on, wait a turn of the loop, write, and turn it off
+ * again.  The socket almost always has room, so the answer is written at
+ * once: with the loop's change list (loop_new()) the request's turn then
+ * ends with one epoll_ctl instead of four.  What does not fit stays queued
+ * for the bufferevent, and an error is left for its own write to meet.
+ * When all of it left, the write callback, deferred to the end of this
+ * turn, lets evhttp finish the request (keep-alive, the next pipelined
+ * request, or close) as if the bufferevent had written it.
+ */
+static void
+write_now(struct evhttp_connection *evcon)
+{
+	struct bufferevent *bev;
+	struct evbuffer *out;
+	evutil_socket_t fd;
+
+	if ((bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
+	    (fd = bufferevent_getfd(bev)) < 0)
+		return;
+	out = bufferevent_get_output(bev);
+	/* The bufferevent keeps the front of its buffer frozen. */
+	evbuffer_unfreeze(out, 1);
+	if (evbuffer_write(out, fd) > 0 && evbuffer_get_length(out) == 0) {
+		evbuffer_freeze(out, 1);
+		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+	} else
+		evbuffer_freeze(out, 1);
+}
+
 /* The body is already in the request's output buffer. */
 static void
 send_now(struct evhttp_request *req, int code, int drop)
 {
-	if (drop)
+	struct evhttp_connection *evcon;
+
+	if (drop) {
 		drop_connection(req);
+		evhttp_send_reply(req, code, reason_phrase(code), NULL);
+		return;
+	}
+	evcon = evhttp_request_get_connection(req);
 	evhttp_send_reply(req, code, reason_phrase(code), NULL);
+	if (evcon != NULL)
+		write_now(evcon);
 }
 
 static void
