@@ -192,27 +192,28 @@ deferred_fire(evutil_socket_t fd, short what, void *arg)
 	deferred_free(d);
 }
 
+/* Answers with root as the body; root stays the caller's. */
 static void
-finish(struct rq *r, int code, cJSON *obj)
+reply(struct rq *r, int code, cJSON *root)
 {
 	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(r->req);
 	const struct faults *f = &api.seed->faults;
 	struct deferred *d;
 	struct timeval tv;
-	char *text;
+	const char *text;
+	char *heap;
+	size_t len;
 
-	if ((text = cJSON_PrintUnformatted(obj)) == NULL)
-		fatalx("out of memory");
-	cJSON_Delete(obj);
+	text = jout_print(root, &len, &heap);
 	evhttp_add_header(hdrs, "Content-Type", "application/json");
 	if (r->request_id[0] != '\0' ||
 	    evhttp_find_header(evhttp_request_get_input_headers(r->req),
 		"X-Request-Id") != NULL)
 		evhttp_add_header(hdrs, "X-Request-Id", rid(r));
 	if (evbuffer_add(evhttp_request_get_output_buffer(r->req), text,
-		strlen(text)) == -1)
+		len) == -1)
 		fatalx("evbuffer_add");
-	cJSON_free(text);
+	cJSON_free(heap);
 	if ((r->route & f->routes) == 0 || f->latency_ms == 0 ||
 	    evhttp_request_get_connection(r->req) == NULL) {
 		send_now(r->req, code, r->drop);
@@ -230,6 +231,25 @@ finish(struct rq *r, int code, cJSON *obj)
 	tv.tv_sec = f->latency_ms / 1000;
 	tv.tv_usec = (f->latency_ms % 1000) * 1000;
 	evtimer_add(d->timer, &tv);
+}
+
+static void
+finish(struct rq *r, int code, cJSON *obj)
+{
+	reply(r, code, obj);
+	cJSON_Delete(obj);
+}
+
+static void
+reply_spend(struct rq *r, const struct spend *s)
+{
+	struct jout j;
+	cJSON *o;
+
+	jout_init(&j);
+	o = jout_object(&j, NULL, NULL);
+	sbx_store_spend_out(&j, o, s, 0);
+	reply(r, 200, o);
 }
 
 /* The error envelope; field, when set, goes into details. */
@@ -472,7 +492,7 @@ route_create(struct rq *r)
 			 "request_id=%s",
 		    res == CREATE_NEW ? "created" : "replayed", s->id, a->id,
 		    sbx_status_name(s->status), rid(r));
-		finish(r, 200, sbx_store_spend_json(s, 0));
+		reply_spend(r, s);
 		break;
 	case CREATE_CONFLICT:
 		fail(r, 409, "idempotency_key_conflict",
@@ -506,7 +526,7 @@ route_get_spend(struct rq *r, const char *id)
 		fail(r, 404, "not_found", "Spend request not found", NULL);
 		return;
 	}
-	finish(r, 200, sbx_store_spend_json(s, 0));
+	reply_spend(r, s);
 }
 
 static cJSON *
@@ -674,7 +694,7 @@ route_spend_action(struct rq *r, const char *id, const char *action)
 	else {
 		log_info("event=spend_%s id=%s account=%s request_id=%s",
 		    sbx_status_name(to), s->id, s->acct->id, rid(r));
-		finish(r, 200, sbx_store_spend_json(s, 0));
+		reply_spend(r, s);
 	}
 }
 

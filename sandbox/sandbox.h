@@ -127,6 +127,34 @@ struct spend {
 };
 TAILQ_HEAD(spendq, spend);
 
+/*
+ * jout.c: a JSON object of nodes on the caller's stack, printed by cJSON
+ * (see jout.c).  Names and jout_str() values are referenced, not copied.
+ */
+struct jout {
+	struct {
+		cJSON node;
+		char text[32]; /* an integer's digits or a time */
+	} n[24];
+	size_t used;
+	char cat[SANDBOX_URL_MAX + SPEND_ID_MAX];
+};
+
+void jout_init(struct jout *j);
+/* parent NULL: the root object. */
+cJSON *jout_object(struct jout *j, cJSON *parent, const char *name);
+void jout_str(struct jout *j, cJSON *obj, const char *name, const char *val);
+void jout_int(struct jout *j, cJSON *obj, const char *name, int64_t v);
+void jout_cat(struct jout *j, cJSON *obj, const char *name, const char *a,
+    const char *b);
+void jout_time(struct jout *j, cJSON *obj, const char *name, int64_t ms);
+/*
+ * root printed as cJSON_PrintUnformatted() would: into a static buffer,
+ * valid until the next call, or when it does not fit into *heap, which the
+ * caller frees with cJSON_free().
+ */
+const char *jout_print(cJSON *root, size_t *len, char **heap);
+
 /* seed.c */
 int sbx_seed_load(
     const char *path, struct seed *seed, char *err, size_t errlen);
@@ -171,7 +199,8 @@ int sbx_store_transition(struct spend *s, enum spend_status to, const char *why,
     const char *request_id);
 int64_t sbx_store_spent(struct account *a);
 int64_t sbx_store_remaining(struct account *a);
-cJSON *sbx_store_spend_json(const struct spend *s, int webhook_shape);
+void sbx_store_spend_out(
+    struct jout *j, cJSON *o, const struct spend *s, int webhook_shape);
 cJSON *sbx_store_ledger_json(void);
 const char *sbx_status_name(enum spend_status st);
 

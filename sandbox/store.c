@@ -505,46 +505,41 @@ add_time(cJSON *o, const char *name, int64_t ms)
 	cJSON_AddStringToObject(o, name, buf);
 }
 
-cJSON *
-sbx_store_spend_json(const struct spend *s, int webhook_shape)
+/*
+ * A spend's members, into the jout object o: as Dino's answer, or in the
+ * shape of a webhook event's data.spend.
+ */
+void
+sbx_store_spend_out(
+    struct jout *j, cJSON *o, const struct spend *s, int webhook_shape)
 {
-	char url[SANDBOX_URL_MAX + SPEND_ID_MAX];
-	cJSON *o;
-
-	if ((o = cJSON_CreateObject()) == NULL)
-		fatalx("out of memory");
-	cJSON_AddStringToObject(o, "id", s->id);
+	jout_str(j, o, "id", s->id);
 	if (webhook_shape) {
-		cJSON_AddStringToObject(o, "team_id", s->acct->team_id);
-		cJSON_AddStringToObject(o, "agent_account_id", s->acct->id);
+		jout_str(j, o, "team_id", s->acct->team_id);
+		jout_str(j, o, "agent_account_id", s->acct->id);
 	}
-	cJSON_AddStringToObject(o, "status", sbx_status_name(s->status));
-	cJSON_AddStringToObject(o, "decision_reason", s->decision_reason);
+	jout_str(j, o, "status", sbx_status_name(s->status));
+	jout_str(j, o, "decision_reason", s->decision_reason);
 	if (!webhook_shape) {
-		cJSON_AddStringToObject(
-		    o, "budget_period", sbx_period_name(s->period));
-		cJSON_AddNumberToObject(
-		    o, "remaining_budget_cents", (double)s->remaining_cents);
-		cJSON_AddNumberToObject(o, "remaining_monthly_budget_cents",
-		    (double)s->remaining_cents);
+		jout_str(j, o, "budget_period", sbx_period_name(s->period));
+		jout_int(j, o, "remaining_budget_cents", s->remaining_cents);
+		jout_int(
+		    j, o, "remaining_monthly_budget_cents", s->remaining_cents);
 	}
-	cJSON_AddNumberToObject(o, "amount_cents", (double)s->amount_cents);
-	cJSON_AddStringToObject(o, "currency", s->currency);
-	cJSON_AddStringToObject(o, "merchant_name", s->merchant_name);
+	jout_int(j, o, "amount_cents", s->amount_cents);
+	jout_str(j, o, "currency", s->currency);
+	jout_str(j, o, "merchant_name", s->merchant_name);
 	if (!webhook_shape) {
-		if (s->status == ST_NEEDS_APPROVAL) {
-			snprintf(url, sizeof(url), "%s%s",
+		if (s->status == ST_NEEDS_APPROVAL)
+			jout_cat(j, o, "approval_url",
 			    st.seed->approval_url_base, s->id);
-			cJSON_AddStringToObject(o, "approval_url", url);
-		}
-		cJSON_AddStringToObject(o, "team_id", s->acct->team_id);
-		cJSON_AddStringToObject(o, "agent_account_id", s->acct->id);
+		jout_str(j, o, "team_id", s->acct->team_id);
+		jout_str(j, o, "agent_account_id", s->acct->id);
 	}
-	cJSON_AddStringToObject(o, "reason", s->reason);
-	add_time(o, "decided_at", s->decided_ms);
-	add_time(o, "created_at", s->created_ms);
-	add_time(o, "updated_at", s->updated_ms);
-	return o;
+	jout_str(j, o, "reason", s->reason);
+	jout_time(j, o, "decided_at", s->decided_ms);
+	jout_time(j, o, "created_at", s->created_ms);
+	jout_time(j, o, "updated_at", s->updated_ms);
 }
 
 cJSON *
