@@ -107,10 +107,12 @@ enum spend_status {
 	ST_CANCELLED,
 };
 
+/* The strings live in the same allocation, after the struct. */
 struct spend {
 	char id[SPEND_ID_MAX];
 	struct account *acct;
-	char *idem_key; /* NULL when none was sent */
+	char *idem_ix;	/* "<account id>\x1f<key>", or NULL when none */
+	char *idem_key; /* the key, inside idem_ix, or NULL */
 	int64_t amount_cents;
 	char currency[CURRENCY_LEN + 1];
 	char *merchant_name;

@@ -21,10 +21,11 @@
 /*
  * A string-keyed open-addressing hash table.  Entries are never removed, so
  * there are no tombstones; SipHash with a per-run key keeps an attacker from
- * choosing colliding ids or idempotency keys.
+ * choosing colliding ids or idempotency keys.  A key is not copied: it is
+ * part of its value (a spend's id, an account's id) and lives as long.
  */
 struct smap_ent {
-	char *key;
+	const char *key;
 	void *val;
 };
 
@@ -47,7 +48,7 @@ smap_hash(const char *key, size_t len)
 	return h;
 }
 
-static void smap_put(struct smap *m, char *key, void *val);
+static void smap_put(struct smap *m, const char *key, void *val);
 
 static void
 smap_grow(struct smap *m)
@@ -65,9 +66,8 @@ smap_grow(struct smap *m)
 	free(old);
 }
 
-/* Takes ownership of key. */
 static void
-smap_put(struct smap *m, char *key, void *val)
+smap_put(struct smap *m, const char *key, void *val)
 {
 	size_t i;
 
@@ -100,10 +100,6 @@ smap_get(const struct smap *m, const char *key)
 static void
 smap_free(struct smap *m)
 {
-	size_t i;
-
-	for (i = 0; i < m->cap; i++)
-		free(m->ents[i].key);
 	free(m->ents);
 	memset(m, 0, sizeof(*m));
 }
@@ -114,7 +110,7 @@ static struct {
 	struct spendq spends;
 	size_t nspends;
 	struct smap by_id;    /* spend id -> spend */
-	struct smap by_idem;  /* "<account>\x1f<key>" -> spend */
+	struct smap by_idem;  /* idem_index() -> spend */
 	struct smap accounts; /* account id -> account */
 	/*
 	 * Spending keys are found by a keyed BLAKE2b digest: the probe
@@ -148,7 +144,6 @@ sbx_store_init(struct event_base *base, struct seed *seed)
 {
 	struct account *a;
 	size_t i, j;
-	char *k;
 
 	memset(&st, 0, sizeof(st));
 	st.base = base;
@@ -167,9 +162,7 @@ sbx_store_init(struct event_base *base, struct seed *seed)
 		while (st.keytab[j] != NULL)
 			j = (j + 1) & (st.keycap - 1);
 		st.keytab[j] = a;
-		if ((k = strdup(a->id)) == NULL)
-			fatal("strdup");
-		smap_put(&st.accounts, k, a);
+		smap_put(&st.accounts, a->id, a);
 	}
 	return 0;
 }
@@ -179,9 +172,6 @@ spend_free(struct spend *s)
 {
 	if (s->expiry != NULL)
 		event_free(s->expiry);
-	free(s->idem_key);
-	free(s->merchant_name);
-	free(s->reason);
 	free(s);
 }
 
@@ -240,11 +230,16 @@ sbx_store_currency_ok(const struct account *a, const char *currency)
 	return 0;
 }
 
-/* The budget window that "now" falls in, in UTC. */
+/*
+ * The budget window that "now" falls in, in UTC.  A month takes gmtime, so
+ * the month of the current second is kept.
+ */
 static int64_t
 period_index(enum budget_period p)
 {
-	int64_t days = now_ms() / 86400000;
+	static time_t month_secs = -1;
+	static int64_t month;
+	int64_t ms = now_ms(), days = ms / 86400000;
 	time_t secs;
 	struct tm tm;
 
@@ -255,9 +250,13 @@ period_index(enum budget_period p)
 		/* 1970-01-01 was a Thursday; weeks start on Monday. */
 		return (days + 3) / 7;
 	case PERIOD_MONTHLY:
-		secs = (time_t)(now_ms() / 1000);
-		gmtime_r(&secs, &tm);
-		return (int64_t)tm.tm_year * 12 + tm.tm_mon;
+		secs = (time_t)(ms / 1000);
+		if (secs != month_secs) {
+			gmtime_r(&secs, &tm);
+			month = (int64_t)tm.tm_year * 12 + tm.tm_mon;
+			month_secs = secs;
+		}
+		return month;
 	default:
 		return 0;
 	}
@@ -386,30 +385,38 @@ same_request(const struct spend *s, const struct create_req *cr)
 	    strcmp(s->reason, cr->reason) == 0;
 }
 
-static char *
-idem_index(const struct account *a, const char *key)
-{
-	char *k;
+/*
+ * The idempotency index's key, "<account id>\x1f<key>", into buf of
+ * IDEM_INDEX_MAX bytes; its length.  0x1f cannot occur in an account id or
+ * a printable key.
+ */
+#define IDEM_INDEX_MAX (ACCOUNT_ID_MAX + 1 + IDEMPOTENCY_KEY_MAX + 1)
 
-	/* 0x1f cannot occur in an account id or a printable key. */
-	if (asprintf(&k, "%s\x1f%s", a->id, key) == -1)
-		fatal("asprintf");
-	return k;
+static size_t
+idem_index(char *buf, const struct account *a, const char *key)
+{
+	size_t alen = strlen(a->id), klen = strlen(key);
+
+	if (alen > ACCOUNT_ID_MAX || klen > IDEMPOTENCY_KEY_MAX)
+		fatalx("idem_index: id or key too long");
+	memcpy(buf, a->id, alen);
+	buf[alen] = '\x1f';
+	memcpy(buf + alen + 1, key, klen + 1);
+	return alen + 1 + klen;
 }
 
 enum create_result
 sbx_store_create(
     struct account *a, const struct create_req *cr, struct spend **out)
 {
+	char ix[IDEM_INDEX_MAX], *p;
+	size_t ixlen = 0, mlen, rlen;
 	struct spend *s;
 	struct timeval tv;
-	char *k;
 
 	if (cr->idem_key != NULL) {
-		k = idem_index(a, cr->idem_key);
-		s = smap_get(&st.by_idem, k);
-		free(k);
-		if (s != NULL) {
+		ixlen = idem_index(ix, a, cr->idem_key);
+		if ((s = smap_get(&st.by_idem, ix)) != NULL) {
 			*out = s;
 			return same_request(s, cr) ? CREATE_REPLAY
 						   : CREATE_CONFLICT;
@@ -417,15 +424,23 @@ sbx_store_create(
 	}
 	if (st.nspends >= SANDBOX_SPENDS_MAX)
 		return CREATE_FULL;
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->merchant_name = strdup(cr->merchant_name)) == NULL ||
-	    (s->reason = strdup(cr->reason)) == NULL ||
-	    (cr->idem_key != NULL &&
-		(s->idem_key = strdup(cr->idem_key)) == NULL))
+	/* One allocation: the spend, then its strings. */
+	mlen = strlen(cr->merchant_name) + 1;
+	rlen = strlen(cr->reason) + 1;
+	if ((s = calloc(1, sizeof(*s) + mlen + rlen +
+		 (ixlen > 0 ? ixlen + 1 : 0))) == NULL)
 		fatal("calloc");
+	p = (char *)(s + 1);
+	s->merchant_name = memcpy(p, cr->merchant_name, mlen);
+	s->reason = memcpy(p + mlen, cr->reason, rlen);
+	if (ixlen > 0) {
+		s->idem_ix = memcpy(p + mlen + rlen, ix, ixlen + 1);
+		s->idem_key = s->idem_ix + strlen(a->id) + 1;
+	}
 	s->acct = a;
 	s->amount_cents = cr->amount_cents;
-	snprintf(s->currency, sizeof(s->currency), "%s", cr->currency);
+	/* parse_create() let through CURRENCY_LEN letters only. */
+	memcpy(s->currency, cr->currency, sizeof(s->currency));
 	s->period = a->period;
 	if (decide(a, s) == -1) {
 		/* Errors are not stored against the key. */
@@ -445,11 +460,9 @@ sbx_store_create(
 	}
 	TAILQ_INSERT_TAIL(&st.spends, s, entry);
 	st.nspends++;
-	if ((k = strdup(s->id)) == NULL)
-		fatal("strdup");
-	smap_put(&st.by_id, k, s);
-	if (cr->idem_key != NULL)
-		smap_put(&st.by_idem, idem_index(a, cr->idem_key), s);
+	smap_put(&st.by_id, s->id, s);
+	if (s->idem_ix != NULL)
+		smap_put(&st.by_idem, s->idem_ix, s);
 	sbx_webhook_emit(s, "spend_request.created", cr->request_id);
 	if (s->status != ST_NEEDS_APPROVAL)
 		sbx_webhook_emit(s, event_type(s->status), cr->request_id);
@@ -545,12 +558,14 @@ sbx_store_spend_out(
 cJSON *
 sbx_store_ledger_json(void)
 {
+	struct idem_count {
+		const struct spend *first;
+		int64_t n;
+	} *c;
 	struct smap counts;
 	struct spend *s;
 	cJSON *o, *arr, *carr, *e;
 	size_t i;
-	char *k;
-	int64_t *n;
 
 	memset(&counts, 0, sizeof(counts));
 	if ((o = cJSON_CreateObject()) == NULL ||
@@ -582,30 +597,27 @@ sbx_store_ledger_json(void)
 		 * Counted from the spends themselves, not from the index,
 		 * so a bug that stored a key twice would show here.
 		 */
-		k = idem_index(s->acct, s->idem_key);
-		if ((n = smap_get(&counts, k)) != NULL) {
-			(*n)++;
-			free(k);
-		} else {
-			if ((n = calloc(1, sizeof(*n))) == NULL)
-				fatal("calloc");
-			*n = 1;
-			smap_put(&counts, k, n);
+		if ((c = smap_get(&counts, s->idem_ix)) != NULL) {
+			c->n++;
+			continue;
 		}
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			fatal("calloc");
+		c->first = s;
+		c->n = 1;
+		smap_put(&counts, s->idem_ix, c);
 	}
 	for (i = 0; i < counts.cap; i++) {
-		if ((k = counts.ents[i].key) == NULL)
+		if ((c = counts.ents[i].val) == NULL)
 			continue;
-		n = counts.ents[i].val;
 		if ((e = cJSON_CreateObject()) == NULL)
 			fatalx("out of memory");
-		*strchr(k, '\x1f') = '\0';
-		cJSON_AddStringToObject(e, "account_id", k);
+		cJSON_AddStringToObject(e, "account_id", c->first->acct->id);
 		cJSON_AddStringToObject(
-		    e, "idempotency_key", k + strlen(k) + 1);
-		cJSON_AddNumberToObject(e, "count", (double)*n);
+		    e, "idempotency_key", c->first->idem_key);
+		cJSON_AddNumberToObject(e, "count", (double)c->n);
 		cJSON_AddItemToArray(carr, e);
-		free(n);
+		free(c);
 	}
 	smap_free(&counts);
 	cJSON_AddNumberToObject(o, "total", (double)st.nspends);
