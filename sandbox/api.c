@@ -12,12 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+/* The request's HTTP version, for add_date_length(). */
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 #include <sodium.h>
 
 #include "json.h"
@@ -30,6 +34,10 @@
 
 struct rq {
 	struct evhttp_request *req;
+	int scanned;	    /* the headers below were looked for */
+	const char *xrid;   /* X-Request-Id, or NULL */
+	const char *auth;   /* Authorization, or NULL */
+	const char *idem;   /* Idempotency-Key, or NULL */
 	char request_id[SANDBOX_REQUEST_ID_MAX + 1];
 	unsigned route; /* ROUTE_* for faults, 0 for /_sandbox */
 	int drop;
@@ -81,6 +89,50 @@ reason_phrase(int code)
 }
 
 /*
+ * The request headers the routes read, found in one walk of the list
+ * rather than one evhttp_find_header() walk (and strcasecmp a header) for
+ * each name.  The first of a repeated name counts, as there.
+ */
+static void
+scan_headers(struct rq *r)
+{
+	struct evkeyval *kv;
+	const char **to, *name;
+
+	r->scanned = 1;
+	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(r->req), next)
+	{
+		switch (kv->key[0] | 0x20) {
+		case 'x':
+			to = &r->xrid;
+			name = "X-Request-Id";
+			break;
+		case 'a':
+			to = &r->auth;
+			name = "Authorization";
+			break;
+		case 'i':
+			to = &r->idem;
+			name = "Idempotency-Key";
+			break;
+		default:
+			continue;
+		}
+		if (*to == NULL && evutil_ascii_strcasecmp(kv->key, name) == 0)
+			*to = kv->value;
+	}
+}
+
+/* A request header the routes read (scan_headers()), or NULL. */
+static const char *
+header(struct rq *r, const char **which)
+{
+	if (!r->scanned)
+		scan_headers(r);
+	return *which;
+}
+
+/*
  * The request's correlation id: the client's X-Request-Id when it is sane,
  * else a fresh one.  Made on first use, so a plain read pays nothing.
  */
@@ -88,14 +140,14 @@ static const char *
 rid(struct rq *r)
 {
 	const char *h;
+	size_t len;
 
 	if (r->request_id[0] != '\0')
 		return r->request_id;
-	h = evhttp_find_header(
-	    evhttp_request_get_input_headers(r->req), "X-Request-Id");
-	if (h != NULL && strlen(h) <= SANDBOX_REQUEST_ID_MAX &&
-	    printable_ascii(h, strlen(h)) && *h != '\0')
-		snprintf(r->request_id, sizeof(r->request_id), "%s", h);
+	h = header(r, &r->xrid);
+	if (h != NULL && (len = strlen(h)) <= SANDBOX_REQUEST_ID_MAX &&
+	    printable_ascii(h, len) && len > 0)
+		memcpy(r->request_id, h, len + 1);
 	else
 		make_ulid_id(
 		    r->request_id, sizeof(r->request_id), "req_trace_");
@@ -151,12 +203,45 @@ write_now(struct evhttp_connection *evcon)
 		evbuffer_freeze(out, 1);
 }
 
+/*
+ * The Date and Content-Length headers evhttp adds to an answer to HTTP/1.1
+ * (Content-Length but for HEAD), added here first: evhttp formats the date
+ * with gmtime and snprintf, and the length with snprintf, every time.  The
+ * same bytes in the same place, after every header of ours; HTTP/1.0 is
+ * left to evhttp.
+ */
+static void
+add_date_length(struct evhttp_request *req)
+{
+	static char date[64];
+	static time_t last = -1;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	time_t now = time(NULL);
+	char len[24];
+	struct tm tm;
+
+	if (req->major != 1 || req->minor < 1)
+		return;
+	if (now != last) {
+		if (gmtime_r(&now, &tm) == NULL ||
+		    evutil_date_rfc1123(date, sizeof(date), &tm) <= 0)
+			return;
+		last = now;
+	}
+	evhttp_add_header(h, "Date", date);
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+		evhttp_add_header(h, "Content-Length",
+		    jout_digits(len, (int64_t)evbuffer_get_length(
+					 evhttp_request_get_output_buffer(req))));
+}
+
 /* The body is already in the request's output buffer. */
 static void
 send_now(struct evhttp_request *req, int code, int drop)
 {
 	struct evhttp_connection *evcon;
 
+	add_date_length(req);
 	if (drop) {
 		drop_connection(req);
 		evhttp_send_reply(req, code, reason_phrase(code), NULL);
@@ -206,9 +291,7 @@ reply(struct rq *r, int code, cJSON *root)
 
 	text = jout_print(root, &len, &heap);
 	evhttp_add_header(hdrs, "Content-Type", "application/json");
-	if (r->request_id[0] != '\0' ||
-	    evhttp_find_header(evhttp_request_get_input_headers(r->req),
-		"X-Request-Id") != NULL)
+	if (r->request_id[0] != '\0' || header(r, &r->xrid) != NULL)
 		evhttp_add_header(hdrs, "X-Request-Id", rid(r));
 	if (evbuffer_add(evhttp_request_get_output_buffer(r->req), text,
 		len) == -1)
@@ -279,8 +362,7 @@ bearer(struct rq *r)
 {
 	const char *h;
 
-	h = evhttp_find_header(
-	    evhttp_request_get_input_headers(r->req), "Authorization");
+	h = header(r, &r->auth);
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
 		return NULL;
 	h += 7;
@@ -441,8 +523,7 @@ parse_create(
 	}
 	/* The header wins over the body field when both are sent. */
 	cr->idem_key = NULL;
-	h = evhttp_find_header(
-	    evhttp_request_get_input_headers(r->req), "Idempotency-Key");
+	h = header(r, &r->idem);
 	item = cJSON_GetObjectItemCaseSensitive(obj, "idempotency_key");
 	if (h != NULL) {
 		if (!idem_ok(h))

@@ -73,9 +73,8 @@ jout_str(struct jout *j, cJSON *obj, const char *name, const char *val)
 	n->valuestring = (char *)val;
 }
 
-/* The digits of v, with a sign, NUL-terminated; buf holds 21 bytes. */
-static char *
-i64_digits(char *buf, int64_t v)
+char *
+jout_digits(char *buf, int64_t v)
 {
 	char tmp[20], *p = buf;
 	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
@@ -102,7 +101,7 @@ jout_int(struct jout *j, cJSON *obj, const char *name, int64_t v)
 	if (v > -JOUT_EXACT && v < JOUT_EXACT) {
 		/* Printed verbatim, and no valuestring is ever freed here. */
 		n->type |= cJSON_Raw | cJSON_IsReference;
-		n->valuestring = i64_digits(text, v);
+		n->valuestring = jout_digits(text, v);
 		return;
 	}
 	n->type |= cJSON_Number;
