@@ -90,8 +90,8 @@ reason_phrase(int code)
 
 /*
  * The request headers the routes read, found in one walk of the list
- * rather than one evhttp_find_header() walk (and strcasecmp a header) for
- * each name.  The first of a repeated name counts, as there.
+ * rather than one evhttp_find_header() walk for each name.  The first of
+ * a repeated name counts, as there.
  */
 static void
 scan_headers(struct rq *r)
@@ -118,7 +118,8 @@ scan_headers(struct rq *r)
 		default:
 			continue;
 		}
-		if (*to == NULL && evutil_ascii_strcasecmp(kv->key, name) == 0)
+		/* The C locale's strcasecmp: ASCII, as evhttp's own. */
+		if (*to == NULL && strcasecmp(kv->key, name) == 0)
 			*to = kv->value;
 	}
 }

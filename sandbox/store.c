@@ -27,6 +27,7 @@
 struct smap_ent {
 	const char *key;
 	void *val;
+	uint64_t hash; /* kept, so growing never hashes a key again */
 };
 
 struct smap {
@@ -48,49 +49,52 @@ smap_hash(const char *key, size_t len)
 	return h;
 }
 
-static void smap_put(struct smap *m, const char *key, void *val);
-
+/* With room for it. */
 static void
-smap_grow(struct smap *m)
+smap_insert(struct smap *m, const struct smap_ent *e)
 {
-	struct smap_ent *old = m->ents;
-	size_t i, oldcap = m->cap;
+	size_t i = (size_t)e->hash & (m->cap - 1);
 
-	m->cap = oldcap == 0 ? 64 : oldcap * 2;
-	if ((m->ents = calloc(m->cap, sizeof(*m->ents))) == NULL)
-		fatal("calloc");
-	m->n = 0;
-	for (i = 0; i < oldcap; i++)
-		if (old[i].key != NULL)
-			smap_put(m, old[i].key, old[i].val);
-	free(old);
+	while (m->ents[i].key != NULL)
+		i = (i + 1) & (m->cap - 1);
+	m->ents[i] = *e;
+	m->n++;
 }
 
 static void
 smap_put(struct smap *m, const char *key, void *val)
 {
-	size_t i;
+	struct smap_ent e, *old = m->ents;
+	size_t i, oldcap = m->cap;
 
-	if ((m->n + 1) * 2 > m->cap)
-		smap_grow(m);
-	i = (size_t)smap_hash(key, strlen(key)) & (m->cap - 1);
-	while (m->ents[i].key != NULL)
-		i = (i + 1) & (m->cap - 1);
-	m->ents[i].key = key;
-	m->ents[i].val = val;
-	m->n++;
+	if ((m->n + 1) * 2 > m->cap) {
+		m->cap = oldcap == 0 ? 64 : oldcap * 2;
+		if ((m->ents = calloc(m->cap, sizeof(*m->ents))) == NULL)
+			fatal("calloc");
+		m->n = 0;
+		for (i = 0; i < oldcap; i++)
+			if (old[i].key != NULL)
+				smap_insert(m, &old[i]);
+		free(old);
+	}
+	e.key = key;
+	e.val = val;
+	e.hash = smap_hash(key, strlen(key));
+	smap_insert(m, &e);
 }
 
 static void *
 smap_get(const struct smap *m, const char *key)
 {
+	uint64_t h;
 	size_t i;
 
 	if (m->cap == 0)
 		return NULL;
-	i = (size_t)smap_hash(key, strlen(key)) & (m->cap - 1);
+	h = smap_hash(key, strlen(key));
+	i = (size_t)h & (m->cap - 1);
 	while (m->ents[i].key != NULL) {
-		if (strcmp(m->ents[i].key, key) == 0)
+		if (m->ents[i].hash == h && strcmp(m->ents[i].key, key) == 0)
 			return m->ents[i].val;
 		i = (i + 1) & (m->cap - 1);
 	}

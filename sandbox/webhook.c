@@ -91,18 +91,21 @@ retry_or_drop(struct delivery *d, const char *what)
 	struct timeval tv;
 	int64_t ms;
 
-	log_safe(url, sizeof(url), d->ep->url);
 	if ((size_t)(d->attempt - 1) > wh.seed->nretry_delays) {
 		log_warnx("event=webhook_gave_up event_id=%s url=%s "
 			  "attempts=%d last=%s",
-		    d->ev->id, url, d->attempt - 1, what);
+		    d->ev->id, log_safe(url, sizeof(url), d->ep->url),
+		    d->attempt - 1, what);
 		delivery_free(d);
 		return;
 	}
 	ms = wh.seed->retry_delays_ms[d->attempt - 2];
-	log_info("event=webhook_retry event_id=%s url=%s attempt=%d "
-		 "last=%s delay_ms=%" PRId64,
-	    d->ev->id, url, d->attempt - 1, what, ms);
+	/* The URL is made safe only for a line that is written. */
+	if (log_getlevel() >= LOG_INFO)
+		log_info("event=webhook_retry event_id=%s url=%s attempt=%d "
+			 "last=%s delay_ms=%" PRId64,
+		    d->ev->id, log_safe(url, sizeof(url), d->ep->url),
+		    d->attempt - 1, what, ms);
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(d->timer, &tv);
