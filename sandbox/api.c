@@ -190,6 +190,7 @@ write_now(struct evhttp_connection *evcon)
 	struct bufferevent *bev;
 	struct evbuffer *out;
 	evutil_socket_t fd;
+	int n;
 
 	if ((bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
 	    (fd = bufferevent_getfd(bev)) < 0)
@@ -197,11 +198,10 @@ write_now(struct evhttp_connection *evcon)
 	out = bufferevent_get_output(bev);
 	/* The bufferevent keeps the front of its buffer frozen. */
 	evbuffer_unfreeze(out, 1);
-	if (evbuffer_write(out, fd) > 0 && evbuffer_get_length(out) == 0) {
-		evbuffer_freeze(out, 1);
+	n = evbuffer_write(out, fd);
+	evbuffer_freeze(out, 1);
+	if (n > 0 && evbuffer_get_length(out) == 0)
 		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
-	} else
-		evbuffer_freeze(out, 1);
 }
 
 /*
