@@ -12,12 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+/* The request's HTTP version, for add_date_length(). */
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 #include <sodium.h>
 
 #include "json.h"
@@ -30,6 +34,10 @@
 
 struct rq {
 	struct evhttp_request *req;
+	int scanned;	    /* the headers below were looked for */
+	const char *xrid;   /* X-Request-Id, or NULL */
+	const char *auth;   /* Authorization, or NULL */
+	const char *idem;   /* Idempotency-Key, or NULL */
 	char request_id[SANDBOX_REQUEST_ID_MAX + 1];
 	unsigned route; /* ROUTE_* for faults, 0 for /_sandbox */
 	int drop;
@@ -81,6 +89,51 @@ reason_phrase(int code)
 }
 
 /*
+ * The request headers the routes read, found in one walk of the list
+ * rather than one evhttp_find_header() walk for each name.  The first of
+ * a repeated name counts, as there.
+ */
+static void
+scan_headers(struct rq *r)
+{
+	struct evkeyval *kv;
+	const char **to, *name;
+
+	r->scanned = 1;
+	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(r->req), next)
+	{
+		switch (kv->key[0] | 0x20) {
+		case 'x':
+			to = &r->xrid;
+			name = "X-Request-Id";
+			break;
+		case 'a':
+			to = &r->auth;
+			name = "Authorization";
+			break;
+		case 'i':
+			to = &r->idem;
+			name = "Idempotency-Key";
+			break;
+		default:
+			continue;
+		}
+		/* The C locale's strcasecmp: ASCII, as evhttp's own. */
+		if (*to == NULL && strcasecmp(kv->key, name) == 0)
+			*to = kv->value;
+	}
+}
+
+/* A request header the routes read (scan_headers()), or NULL. */
+static const char *
+header(struct rq *r, const char **which)
+{
+	if (!r->scanned)
+		scan_headers(r);
+	return *which;
+}
+
+/*
  * The request's correlation id: the client's X-Request-Id when it is sane,
  * else a fresh one.  Made on first use, so a plain read pays nothing.
  */
@@ -88,14 +141,14 @@ static const char *
 rid(struct rq *r)
 {
 	const char *h;
+	size_t len;
 
 	if (r->request_id[0] != '\0')
 		return r->request_id;
-	h = evhttp_find_header(
-	    evhttp_request_get_input_headers(r->req), "X-Request-Id");
-	if (h != NULL && strlen(h) <= SANDBOX_REQUEST_ID_MAX &&
-	    printable_ascii(h, strlen(h)) && *h != '\0')
-		snprintf(r->request_id, sizeof(r->request_id), "%s", h);
+	h = header(r, &r->xrid);
+	if (h != NULL && (len = strlen(h)) <= SANDBOX_REQUEST_ID_MAX &&
+	    printable_ascii(h, len) && len > 0)
+		memcpy(r->request_id, h, len + 1);
 	else
 		make_ulid_id(
 		    r->request_id, sizeof(r->request_id), "req_trace_");
@@ -120,13 +173,85 @@ drop_connection(struct evhttp_request *req)
 		(void)shutdown(fd, SHUT_RDWR);
 }
 
+/*
+ * evhttp_send_reply() only queues the answer for the bufferevent, which
+ * would turn EPOLLOUT on, wait a turn of the loop, write, and turn it off
+ * again.  The socket almost always has room, so the answer is written at
+ * once: with the loop's change list (loop_new()) the request's turn then
+ * ends with one epoll_ctl instead of four.  What does not fit stays queued
+ * for the bufferevent, and an error is left for its own write to meet.
+ * When all of it left, the write callback, deferred to the end of this
+ * turn, lets evhttp finish the request (keep-alive, the next pipelined
+ * request, or close) as if the bufferevent had written it.
+ */
+static void
+write_now(struct evhttp_connection *evcon)
+{
+	struct bufferevent *bev;
+	struct evbuffer *out;
+	evutil_socket_t fd;
+	int n;
+
+	if ((bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
+	    (fd = bufferevent_getfd(bev)) < 0)
+		return;
+	out = bufferevent_get_output(bev);
+	/* The bufferevent keeps the front of its buffer frozen. */
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, fd);
+	evbuffer_freeze(out, 1);
+	if (n > 0 && evbuffer_get_length(out) == 0)
+		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/*
+ * The Date and Content-Length headers evhttp adds to an answer to HTTP/1.1
+ * (Content-Length but for HEAD), added here first: evhttp formats the date
+ * with gmtime and snprintf, and the length with snprintf, every time.  The
+ * same bytes in the same place, after every header of ours; HTTP/1.0 is
+ * left to evhttp.
+ */
+static void
+add_date_length(struct evhttp_request *req)
+{
+	static char date[64];
+	static time_t last = -1;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	time_t now = time(NULL);
+	char len[24];
+	struct tm tm;
+
+	if (req->major != 1 || req->minor < 1)
+		return;
+	if (now != last) {
+		if (gmtime_r(&now, &tm) == NULL ||
+		    evutil_date_rfc1123(date, sizeof(date), &tm) <= 0)
+			return;
+		last = now;
+	}
+	evhttp_add_header(h, "Date", date);
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+		evhttp_add_header(h, "Content-Length",
+		    jout_digits(len, (int64_t)evbuffer_get_length(
+					 evhttp_request_get_output_buffer(req))));
+}
+
 /* The body is already in the request's output buffer. */
 static void
 send_now(struct evhttp_request *req, int code, int drop)
 {
-	if (drop)
+	struct evhttp_connection *evcon;
+
+	add_date_length(req);
+	if (drop) {
 		drop_connection(req);
+		evhttp_send_reply(req, code, reason_phrase(code), NULL);
+		return;
+	}
+	evcon = evhttp_request_get_connection(req);
 	evhttp_send_reply(req, code, reason_phrase(code), NULL);
+	if (evcon != NULL)
+		write_now(evcon);
 }
 
 static void
@@ -153,27 +278,26 @@ deferred_fire(evutil_socket_t fd, short what, void *arg)
 	deferred_free(d);
 }
 
+/* Answers with root as the body; root stays the caller's. */
 static void
-finish(struct rq *r, int code, cJSON *obj)
+reply(struct rq *r, int code, cJSON *root)
 {
 	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(r->req);
 	const struct faults *f = &api.seed->faults;
 	struct deferred *d;
 	struct timeval tv;
-	char *text;
+	const char *text;
+	char *heap;
+	size_t len;
 
-	if ((text = cJSON_PrintUnformatted(obj)) == NULL)
-		fatalx("out of memory");
-	cJSON_Delete(obj);
+	text = jout_print(root, &len, &heap);
 	evhttp_add_header(hdrs, "Content-Type", "application/json");
-	if (r->request_id[0] != '\0' ||
-	    evhttp_find_header(evhttp_request_get_input_headers(r->req),
-		"X-Request-Id") != NULL)
+	if (r->request_id[0] != '\0' || header(r, &r->xrid) != NULL)
 		evhttp_add_header(hdrs, "X-Request-Id", rid(r));
 	if (evbuffer_add(evhttp_request_get_output_buffer(r->req), text,
-		strlen(text)) == -1)
+		len) == -1)
 		fatalx("evbuffer_add");
-	cJSON_free(text);
+	cJSON_free(heap);
 	if ((r->route & f->routes) == 0 || f->latency_ms == 0 ||
 	    evhttp_request_get_connection(r->req) == NULL) {
 		send_now(r->req, code, r->drop);
@@ -191,6 +315,25 @@ finish(struct rq *r, int code, cJSON *obj)
 	tv.tv_sec = f->latency_ms / 1000;
 	tv.tv_usec = (f->latency_ms % 1000) * 1000;
 	evtimer_add(d->timer, &tv);
+}
+
+static void
+finish(struct rq *r, int code, cJSON *obj)
+{
+	reply(r, code, obj);
+	cJSON_Delete(obj);
+}
+
+static void
+reply_spend(struct rq *r, const struct spend *s)
+{
+	struct jout j;
+	cJSON *o;
+
+	jout_init(&j);
+	o = jout_object(&j, NULL, NULL);
+	sbx_store_spend_out(&j, o, s, 0);
+	reply(r, 200, o);
 }
 
 /* The error envelope; field, when set, goes into details. */
@@ -220,8 +363,7 @@ bearer(struct rq *r)
 {
 	const char *h;
 
-	h = evhttp_find_header(
-	    evhttp_request_get_input_headers(r->req), "Authorization");
+	h = header(r, &r->auth);
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
 		return NULL;
 	h += 7;
@@ -382,8 +524,7 @@ parse_create(
 	}
 	/* The header wins over the body field when both are sent. */
 	cr->idem_key = NULL;
-	h = evhttp_find_header(
-	    evhttp_request_get_input_headers(r->req), "Idempotency-Key");
+	h = header(r, &r->idem);
 	item = cJSON_GetObjectItemCaseSensitive(obj, "idempotency_key");
 	if (h != NULL) {
 		if (!idem_ok(h))
@@ -433,7 +574,7 @@ route_create(struct rq *r)
 			 "request_id=%s",
 		    res == CREATE_NEW ? "created" : "replayed", s->id, a->id,
 		    sbx_status_name(s->status), rid(r));
-		finish(r, 200, sbx_store_spend_json(s, 0));
+		reply_spend(r, s);
 		break;
 	case CREATE_CONFLICT:
 		fail(r, 409, "idempotency_key_conflict",
@@ -467,7 +608,7 @@ route_get_spend(struct rq *r, const char *id)
 		fail(r, 404, "not_found", "Spend request not found", NULL);
 		return;
 	}
-	finish(r, 200, sbx_store_spend_json(s, 0));
+	reply_spend(r, s);
 }
 
 static cJSON *
@@ -635,7 +776,7 @@ route_spend_action(struct rq *r, const char *id, const char *action)
 	else {
 		log_info("event=spend_%s id=%s account=%s request_id=%s",
 		    sbx_status_name(to), s->id, s->acct->id, rid(r));
-		finish(r, 200, sbx_store_spend_json(s, 0));
+		reply_spend(r, s);
 	}
 }
 

@@ -93,8 +93,8 @@ serve(const char *listen, struct seed *seed, const char *admin_token,
 	char err[256], where[256];
 	int fd;
 
-	if ((base = event_base_new()) == NULL ||
-	    (http = evhttp_new(base)) == NULL)
+	base = loop_new();
+	if ((http = evhttp_new(base)) == NULL)
 		fatalx("libevent setup failed");
 	if ((fd = listen_on(listen, 256, 0600, err, sizeof(err))) == -1) {
 		fprintf(stderr, "dino-sandbox: %s\n", err);

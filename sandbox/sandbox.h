@@ -107,10 +107,12 @@ enum spend_status {
 	ST_CANCELLED,
 };
 
+/* The strings live in the same allocation, after the struct. */
 struct spend {
 	char id[SPEND_ID_MAX];
 	struct account *acct;
-	char *idem_key; /* NULL when none was sent */
+	char *idem_ix;	/* "<account id>\x1f<key>", or NULL when none */
+	char *idem_key; /* the key, inside idem_ix, or NULL */
 	int64_t amount_cents;
 	char currency[CURRENCY_LEN + 1];
 	char *merchant_name;
@@ -126,6 +128,36 @@ struct spend {
 	TAILQ_ENTRY(spend) entry;
 };
 TAILQ_HEAD(spendq, spend);
+
+/*
+ * jout.c: a JSON object of nodes on the caller's stack, printed by cJSON
+ * (see jout.c).  Names and jout_str() values are referenced, not copied.
+ */
+struct jout {
+	struct {
+		cJSON node;
+		char text[32]; /* an integer's digits or a time */
+	} n[24];
+	size_t used;
+	char cat[SANDBOX_URL_MAX + SPEND_ID_MAX];
+};
+
+void jout_init(struct jout *j);
+/* parent NULL: the root object. */
+cJSON *jout_object(struct jout *j, cJSON *parent, const char *name);
+void jout_str(struct jout *j, cJSON *obj, const char *name, const char *val);
+void jout_int(struct jout *j, cJSON *obj, const char *name, int64_t v);
+void jout_cat(struct jout *j, cJSON *obj, const char *name, const char *a,
+    const char *b);
+void jout_time(struct jout *j, cJSON *obj, const char *name, int64_t ms);
+/* The digits of v, with a sign, NUL-terminated; buf holds 21 bytes. */
+char *jout_digits(char *buf, int64_t v);
+/*
+ * root printed as cJSON_PrintUnformatted() would: into a static buffer,
+ * valid until the next call, or when it does not fit into *heap, which the
+ * caller frees with cJSON_free().
+ */
+const char *jout_print(cJSON *root, size_t *len, char **heap);
 
 /* seed.c */
 int sbx_seed_load(
@@ -171,7 +203,8 @@ int sbx_store_transition(struct spend *s, enum spend_status to, const char *why,
     const char *request_id);
 int64_t sbx_store_spent(struct account *a);
 int64_t sbx_store_remaining(struct account *a);
-cJSON *sbx_store_spend_json(const struct spend *s, int webhook_shape);
+void sbx_store_spend_out(
+    struct jout *j, cJSON *o, const struct spend *s, int webhook_shape);
 cJSON *sbx_store_ledger_json(void);
 const char *sbx_status_name(enum spend_status st);
 

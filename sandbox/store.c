@@ -21,11 +21,13 @@
 /*
  * A string-keyed open-addressing hash table.  Entries are never removed, so
  * there are no tombstones; SipHash with a per-run key keeps an attacker from
- * choosing colliding ids or idempotency keys.
+ * choosing colliding ids or idempotency keys.  A key is not copied: it is
+ * part of its value (a spend's id, an account's id) and lives as long.
  */
 struct smap_ent {
-	char *key;
+	const char *key;
 	void *val;
+	uint64_t hash; /* kept, so growing never hashes a key again */
 };
 
 struct smap {
@@ -47,50 +49,52 @@ smap_hash(const char *key, size_t len)
 	return h;
 }
 
-static void smap_put(struct smap *m, char *key, void *val);
-
+/* With room for it. */
 static void
-smap_grow(struct smap *m)
+smap_insert(struct smap *m, const struct smap_ent *e)
 {
-	struct smap_ent *old = m->ents;
-	size_t i, oldcap = m->cap;
+	size_t i = (size_t)e->hash & (m->cap - 1);
 
-	m->cap = oldcap == 0 ? 64 : oldcap * 2;
-	if ((m->ents = calloc(m->cap, sizeof(*m->ents))) == NULL)
-		fatal("calloc");
-	m->n = 0;
-	for (i = 0; i < oldcap; i++)
-		if (old[i].key != NULL)
-			smap_put(m, old[i].key, old[i].val);
-	free(old);
-}
-
-/* Takes ownership of key. */
-static void
-smap_put(struct smap *m, char *key, void *val)
-{
-	size_t i;
-
-	if ((m->n + 1) * 2 > m->cap)
-		smap_grow(m);
-	i = (size_t)smap_hash(key, strlen(key)) & (m->cap - 1);
 	while (m->ents[i].key != NULL)
 		i = (i + 1) & (m->cap - 1);
-	m->ents[i].key = key;
-	m->ents[i].val = val;
+	m->ents[i] = *e;
 	m->n++;
+}
+
+static void
+smap_put(struct smap *m, const char *key, void *val)
+{
+	struct smap_ent e, *old = m->ents;
+	size_t i, oldcap = m->cap;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		m->cap = oldcap == 0 ? 64 : oldcap * 2;
+		if ((m->ents = calloc(m->cap, sizeof(*m->ents))) == NULL)
+			fatal("calloc");
+		m->n = 0;
+		for (i = 0; i < oldcap; i++)
+			if (old[i].key != NULL)
+				smap_insert(m, &old[i]);
+		free(old);
+	}
+	e.key = key;
+	e.val = val;
+	e.hash = smap_hash(key, strlen(key));
+	smap_insert(m, &e);
 }
 
 static void *
 smap_get(const struct smap *m, const char *key)
 {
+	uint64_t h;
 	size_t i;
 
 	if (m->cap == 0)
 		return NULL;
-	i = (size_t)smap_hash(key, strlen(key)) & (m->cap - 1);
+	h = smap_hash(key, strlen(key));
+	i = (size_t)h & (m->cap - 1);
 	while (m->ents[i].key != NULL) {
-		if (strcmp(m->ents[i].key, key) == 0)
+		if (m->ents[i].hash == h && strcmp(m->ents[i].key, key) == 0)
 			return m->ents[i].val;
 		i = (i + 1) & (m->cap - 1);
 	}
@@ -100,10 +104,6 @@ smap_get(const struct smap *m, const char *key)
 static void
 smap_free(struct smap *m)
 {
-	size_t i;
-
-	for (i = 0; i < m->cap; i++)
-		free(m->ents[i].key);
 	free(m->ents);
 	memset(m, 0, sizeof(*m));
 }
@@ -114,7 +114,7 @@ static struct {
 	struct spendq spends;
 	size_t nspends;
 	struct smap by_id;    /* spend id -> spend */
-	struct smap by_idem;  /* "<account>\x1f<key>" -> spend */
+	struct smap by_idem;  /* idem_index() -> spend */
 	struct smap accounts; /* account id -> account */
 	/*
 	 * Spending keys are found by a keyed BLAKE2b digest: the probe
@@ -148,7 +148,6 @@ sbx_store_init(struct event_base *base, struct seed *seed)
 {
 	struct account *a;
 	size_t i, j;
-	char *k;
 
 	memset(&st, 0, sizeof(st));
 	st.base = base;
@@ -167,9 +166,7 @@ sbx_store_init(struct event_base *base, struct seed *seed)
 		while (st.keytab[j] != NULL)
 			j = (j + 1) & (st.keycap - 1);
 		st.keytab[j] = a;
-		if ((k = strdup(a->id)) == NULL)
-			fatal("strdup");
-		smap_put(&st.accounts, k, a);
+		smap_put(&st.accounts, a->id, a);
 	}
 	return 0;
 }
@@ -179,9 +176,6 @@ spend_free(struct spend *s)
 {
 	if (s->expiry != NULL)
 		event_free(s->expiry);
-	free(s->idem_key);
-	free(s->merchant_name);
-	free(s->reason);
 	free(s);
 }
 
@@ -240,11 +234,16 @@ sbx_store_currency_ok(const struct account *a, const char *currency)
 	return 0;
 }
 
-/* The budget window that "now" falls in, in UTC. */
+/*
+ * The budget window that "now" falls in, in UTC.  A month takes gmtime, so
+ * the month of the current second is kept.
+ */
 static int64_t
 period_index(enum budget_period p)
 {
-	int64_t days = now_ms() / 86400000;
+	static time_t month_secs = -1;
+	static int64_t month;
+	int64_t ms = now_ms(), days = ms / 86400000;
 	time_t secs;
 	struct tm tm;
 
@@ -255,9 +254,13 @@ period_index(enum budget_period p)
 		/* 1970-01-01 was a Thursday; weeks start on Monday. */
 		return (days + 3) / 7;
 	case PERIOD_MONTHLY:
-		secs = (time_t)(now_ms() / 1000);
-		gmtime_r(&secs, &tm);
-		return (int64_t)tm.tm_year * 12 + tm.tm_mon;
+		secs = (time_t)(ms / 1000);
+		if (secs != month_secs) {
+			gmtime_r(&secs, &tm);
+			month = (int64_t)tm.tm_year * 12 + tm.tm_mon;
+			month_secs = secs;
+		}
+		return month;
 	default:
 		return 0;
 	}
@@ -386,30 +389,38 @@ same_request(const struct spend *s, const struct create_req *cr)
 	    strcmp(s->reason, cr->reason) == 0;
 }
 
-static char *
-idem_index(const struct account *a, const char *key)
-{
-	char *k;
+/*
+ * The idempotency index's key, "<account id>\x1f<key>", into buf of
+ * IDEM_INDEX_MAX bytes; its length.  0x1f cannot occur in an account id or
+ * a printable key.
+ */
+#define IDEM_INDEX_MAX (ACCOUNT_ID_MAX + 1 + IDEMPOTENCY_KEY_MAX + 1)
 
-	/* 0x1f cannot occur in an account id or a printable key. */
-	if (asprintf(&k, "%s\x1f%s", a->id, key) == -1)
-		fatal("asprintf");
-	return k;
+static size_t
+idem_index(char *buf, const struct account *a, const char *key)
+{
+	size_t alen = strlen(a->id), klen = strlen(key);
+
+	if (alen > ACCOUNT_ID_MAX || klen > IDEMPOTENCY_KEY_MAX)
+		fatalx("idem_index: id or key too long");
+	memcpy(buf, a->id, alen);
+	buf[alen] = '\x1f';
+	memcpy(buf + alen + 1, key, klen + 1);
+	return alen + 1 + klen;
 }
 
 enum create_result
 sbx_store_create(
     struct account *a, const struct create_req *cr, struct spend **out)
 {
+	char ix[IDEM_INDEX_MAX], *p;
+	size_t ixlen = 0, mlen, rlen;
 	struct spend *s;
 	struct timeval tv;
-	char *k;
 
 	if (cr->idem_key != NULL) {
-		k = idem_index(a, cr->idem_key);
-		s = smap_get(&st.by_idem, k);
-		free(k);
-		if (s != NULL) {
+		ixlen = idem_index(ix, a, cr->idem_key);
+		if ((s = smap_get(&st.by_idem, ix)) != NULL) {
 			*out = s;
 			return same_request(s, cr) ? CREATE_REPLAY
 						   : CREATE_CONFLICT;
@@ -417,15 +428,23 @@ sbx_store_create(
 	}
 	if (st.nspends >= SANDBOX_SPENDS_MAX)
 		return CREATE_FULL;
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->merchant_name = strdup(cr->merchant_name)) == NULL ||
-	    (s->reason = strdup(cr->reason)) == NULL ||
-	    (cr->idem_key != NULL &&
-		(s->idem_key = strdup(cr->idem_key)) == NULL))
+	/* One allocation: the spend, then its strings. */
+	mlen = strlen(cr->merchant_name) + 1;
+	rlen = strlen(cr->reason) + 1;
+	if ((s = calloc(1, sizeof(*s) + mlen + rlen +
+		 (ixlen > 0 ? ixlen + 1 : 0))) == NULL)
 		fatal("calloc");
+	p = (char *)(s + 1);
+	s->merchant_name = memcpy(p, cr->merchant_name, mlen);
+	s->reason = memcpy(p + mlen, cr->reason, rlen);
+	if (ixlen > 0) {
+		s->idem_ix = memcpy(p + mlen + rlen, ix, ixlen + 1);
+		s->idem_key = s->idem_ix + strlen(a->id) + 1;
+	}
 	s->acct = a;
 	s->amount_cents = cr->amount_cents;
-	snprintf(s->currency, sizeof(s->currency), "%s", cr->currency);
+	/* parse_create() let through CURRENCY_LEN letters only. */
+	memcpy(s->currency, cr->currency, sizeof(s->currency));
 	s->period = a->period;
 	if (decide(a, s) == -1) {
 		/* Errors are not stored against the key. */
@@ -445,11 +464,9 @@ sbx_store_create(
 	}
 	TAILQ_INSERT_TAIL(&st.spends, s, entry);
 	st.nspends++;
-	if ((k = strdup(s->id)) == NULL)
-		fatal("strdup");
-	smap_put(&st.by_id, k, s);
-	if (cr->idem_key != NULL)
-		smap_put(&st.by_idem, idem_index(a, cr->idem_key), s);
+	smap_put(&st.by_id, s->id, s);
+	if (s->idem_ix != NULL)
+		smap_put(&st.by_idem, s->idem_ix, s);
 	sbx_webhook_emit(s, "spend_request.created", cr->request_id);
 	if (s->status != ST_NEEDS_APPROVAL)
 		sbx_webhook_emit(s, event_type(s->status), cr->request_id);
@@ -505,57 +522,54 @@ add_time(cJSON *o, const char *name, int64_t ms)
 	cJSON_AddStringToObject(o, name, buf);
 }
 
-cJSON *
-sbx_store_spend_json(const struct spend *s, int webhook_shape)
+/*
+ * A spend's members, into the jout object o: as Dino's answer, or in the
+ * shape of a webhook event's data.spend.
+ */
+void
+sbx_store_spend_out(
+    struct jout *j, cJSON *o, const struct spend *s, int webhook_shape)
 {
-	char url[SANDBOX_URL_MAX + SPEND_ID_MAX];
-	cJSON *o;
-
-	if ((o = cJSON_CreateObject()) == NULL)
-		fatalx("out of memory");
-	cJSON_AddStringToObject(o, "id", s->id);
+	jout_str(j, o, "id", s->id);
 	if (webhook_shape) {
-		cJSON_AddStringToObject(o, "team_id", s->acct->team_id);
-		cJSON_AddStringToObject(o, "agent_account_id", s->acct->id);
+		jout_str(j, o, "team_id", s->acct->team_id);
+		jout_str(j, o, "agent_account_id", s->acct->id);
 	}
-	cJSON_AddStringToObject(o, "status", sbx_status_name(s->status));
-	cJSON_AddStringToObject(o, "decision_reason", s->decision_reason);
+	jout_str(j, o, "status", sbx_status_name(s->status));
+	jout_str(j, o, "decision_reason", s->decision_reason);
 	if (!webhook_shape) {
-		cJSON_AddStringToObject(
-		    o, "budget_period", sbx_period_name(s->period));
-		cJSON_AddNumberToObject(
-		    o, "remaining_budget_cents", (double)s->remaining_cents);
-		cJSON_AddNumberToObject(o, "remaining_monthly_budget_cents",
-		    (double)s->remaining_cents);
+		jout_str(j, o, "budget_period", sbx_period_name(s->period));
+		jout_int(j, o, "remaining_budget_cents", s->remaining_cents);
+		jout_int(
+		    j, o, "remaining_monthly_budget_cents", s->remaining_cents);
 	}
-	cJSON_AddNumberToObject(o, "amount_cents", (double)s->amount_cents);
-	cJSON_AddStringToObject(o, "currency", s->currency);
-	cJSON_AddStringToObject(o, "merchant_name", s->merchant_name);
+	jout_int(j, o, "amount_cents", s->amount_cents);
+	jout_str(j, o, "currency", s->currency);
+	jout_str(j, o, "merchant_name", s->merchant_name);
 	if (!webhook_shape) {
-		if (s->status == ST_NEEDS_APPROVAL) {
-			snprintf(url, sizeof(url), "%s%s",
+		if (s->status == ST_NEEDS_APPROVAL)
+			jout_cat(j, o, "approval_url",
 			    st.seed->approval_url_base, s->id);
-			cJSON_AddStringToObject(o, "approval_url", url);
-		}
-		cJSON_AddStringToObject(o, "team_id", s->acct->team_id);
-		cJSON_AddStringToObject(o, "agent_account_id", s->acct->id);
+		jout_str(j, o, "team_id", s->acct->team_id);
+		jout_str(j, o, "agent_account_id", s->acct->id);
 	}
-	cJSON_AddStringToObject(o, "reason", s->reason);
-	add_time(o, "decided_at", s->decided_ms);
-	add_time(o, "created_at", s->created_ms);
-	add_time(o, "updated_at", s->updated_ms);
-	return o;
+	jout_str(j, o, "reason", s->reason);
+	jout_time(j, o, "decided_at", s->decided_ms);
+	jout_time(j, o, "created_at", s->created_ms);
+	jout_time(j, o, "updated_at", s->updated_ms);
 }
 
 cJSON *
 sbx_store_ledger_json(void)
 {
+	struct idem_count {
+		const struct spend *first;
+		int64_t n;
+	} *c;
 	struct smap counts;
 	struct spend *s;
 	cJSON *o, *arr, *carr, *e;
 	size_t i;
-	char *k;
-	int64_t *n;
 
 	memset(&counts, 0, sizeof(counts));
 	if ((o = cJSON_CreateObject()) == NULL ||
@@ -587,30 +601,27 @@ sbx_store_ledger_json(void)
 		 * Counted from the spends themselves, not from the index,
 		 * so a bug that stored a key twice would show here.
 		 */
-		k = idem_index(s->acct, s->idem_key);
-		if ((n = smap_get(&counts, k)) != NULL) {
-			(*n)++;
-			free(k);
-		} else {
-			if ((n = calloc(1, sizeof(*n))) == NULL)
-				fatal("calloc");
-			*n = 1;
-			smap_put(&counts, k, n);
+		if ((c = smap_get(&counts, s->idem_ix)) != NULL) {
+			c->n++;
+			continue;
 		}
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			fatal("calloc");
+		c->first = s;
+		c->n = 1;
+		smap_put(&counts, s->idem_ix, c);
 	}
 	for (i = 0; i < counts.cap; i++) {
-		if ((k = counts.ents[i].key) == NULL)
+		if ((c = counts.ents[i].val) == NULL)
 			continue;
-		n = counts.ents[i].val;
 		if ((e = cJSON_CreateObject()) == NULL)
 			fatalx("out of memory");
-		*strchr(k, '\x1f') = '\0';
-		cJSON_AddStringToObject(e, "account_id", k);
+		cJSON_AddStringToObject(e, "account_id", c->first->acct->id);
 		cJSON_AddStringToObject(
-		    e, "idempotency_key", k + strlen(k) + 1);
-		cJSON_AddNumberToObject(e, "count", (double)*n);
+		    e, "idempotency_key", c->first->idem_key);
+		cJSON_AddNumberToObject(e, "count", (double)c->n);
 		cJSON_AddItemToArray(carr, e);
-		free(n);
+		free(c);
 	}
 	smap_free(&counts);
 	cJSON_AddNumberToObject(o, "total", (double)st.nspends);

@@ -91,18 +91,21 @@ retry_or_drop(struct delivery *d, const char *what)
 	struct timeval tv;
 	int64_t ms;
 
-	log_safe(url, sizeof(url), d->ep->url);
 	if ((size_t)(d->attempt - 1) > wh.seed->nretry_delays) {
 		log_warnx("event=webhook_gave_up event_id=%s url=%s "
 			  "attempts=%d last=%s",
-		    d->ev->id, url, d->attempt - 1, what);
+		    d->ev->id, log_safe(url, sizeof(url), d->ep->url),
+		    d->attempt - 1, what);
 		delivery_free(d);
 		return;
 	}
 	ms = wh.seed->retry_delays_ms[d->attempt - 2];
-	log_info("event=webhook_retry event_id=%s url=%s attempt=%d "
-		 "last=%s delay_ms=%" PRId64,
-	    d->ev->id, url, d->attempt - 1, what, ms);
+	/* The URL is made safe only for a line that is written. */
+	if (log_getlevel() >= LOG_INFO)
+		log_info("event=webhook_retry event_id=%s url=%s attempt=%d "
+			 "last=%s delay_ms=%" PRId64,
+		    d->ev->id, log_safe(url, sizeof(url), d->ep->url),
+		    d->attempt - 1, what, ms);
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(d->timer, &tv);
@@ -336,8 +339,10 @@ sbx_webhook_emit(
 {
 	const struct faults *f = &wh.seed->faults;
 	struct wh_event *ev;
+	struct jout j;
 	cJSON *o, *data;
-	char when[32];
+	const char *text;
+	char *heap;
 	unsigned bit = type_bit(type);
 	int64_t delay = 0;
 	size_t i;
@@ -350,20 +355,19 @@ sbx_webhook_emit(
 	make_ulid_id(ev->id, sizeof(ev->id), "evt_");
 	snprintf(ev->type, sizeof(ev->type), "%s", type);
 	snprintf(ev->request_id, sizeof(ev->request_id), "%s", request_id);
-	fmt_iso_ms(when, s->updated_ms);
-	if ((o = cJSON_CreateObject()) == NULL ||
-	    (data = cJSON_CreateObject()) == NULL)
-		fatalx("out of memory");
-	cJSON_AddStringToObject(o, "id", ev->id);
-	cJSON_AddStringToObject(o, "type", type);
-	cJSON_AddStringToObject(o, "occurred_at", when);
-	cJSON_AddStringToObject(o, "request_id", request_id);
-	cJSON_AddItemToObject(data, "spend", sbx_store_spend_json(s, 1));
-	cJSON_AddItemToObject(o, "data", data);
-	if ((ev->body = cJSON_PrintUnformatted(o)) == NULL)
-		fatalx("out of memory");
-	ev->bodylen = strlen(ev->body);
-	cJSON_Delete(o);
+	jout_init(&j);
+	o = jout_object(&j, NULL, NULL);
+	jout_str(&j, o, "id", ev->id);
+	jout_str(&j, o, "type", type);
+	jout_time(&j, o, "occurred_at", s->updated_ms);
+	jout_str(&j, o, "request_id", request_id);
+	data = jout_object(&j, o, "data");
+	sbx_store_spend_out(&j, jout_object(&j, data, "spend"), s, 1);
+	text = jout_print(o, &ev->bodylen, &heap);
+	if ((ev->body = malloc(ev->bodylen + 1)) == NULL)
+		fatal("malloc");
+	memcpy(ev->body, text, ev->bodylen + 1);
+	cJSON_free(heap);
 	/*
 	 * Out-of-order delivery holds back each "created" event, so the
 	 * decision event that follows it arrives first.
