@@ -827,6 +827,31 @@ test_why_names_field(void)
 	    "why names the truncated field");
 }
 
+/* Every byte value in every position of a time, against its pattern. */
+static void
+test_time_bytes(void)
+{
+	static const char good[] = "2026-05-07T12:34:56.000Z";
+	static struct msg_spend sp;
+	static struct ipc_buf b;
+	int c, ok = 1, want;
+	size_t pos;
+
+	for (pos = 0; pos < ISO_TIME_LEN; pos++)
+		for (c = 1; c < 256; c++) {
+			memset(&sp, 0, sizeof(sp));
+			fill_spend(&sp, 0);
+			strcpy(sp.spend.updated_at, good);
+			sp.spend.updated_at[pos] = (char)c;
+			want = good[pos] >= '0' && good[pos] <= '9' ?
+			    c >= '0' && c <= '9' : c == good[pos];
+			if ((msg_spend_enc(&b, MSG_SPEND, 1, &sp) == 0) != want)
+				ok = 0;
+		}
+	CHECK(ok, "spend: each byte in each position of a time is valid iff "
+	    "it fits YYYY-MM-DDTHH:MM:SS.mmmZ");
+}
+
 int
 main(void)
 {
@@ -836,5 +861,6 @@ main(void)
 		test_case(&cases[i]);
 	test_encoder_refuses();
 	test_why_names_field();
+	test_time_bytes();
 	return TAP_DONE();
 }
