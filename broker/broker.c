@@ -197,6 +197,17 @@ broker_listen(const struct broker_config *cfg, int as_root, char *err,
  */
 static struct ipc_buf answer_buf;
 
+/*
+ * The last status change pushed, kept while create_done_cb() answers the
+ * same change: the waiters' answer is the pushed spend (checked once, when
+ * it was pushed) under their own reqid, for an intent with no hold.
+ */
+static struct ipc_buf push_buf;
+static struct {
+	const struct intent	*in;	/* create_done_cb()'s, or NULL */
+	int			 pushed; /* push_buf holds its Dino view */
+} push_reuse;
+
 static void
 conn_send(struct fe_conn *c, const struct ipc_buf *buf)
 {
@@ -229,6 +240,32 @@ answer_msg_error(struct request *r, const struct msg_error *e)
 	answer_error(r, e->http_status, e->code, e->message);
 }
 
+/* answer_buf holds the spend with this id and status: send it. */
+static void
+answer_spend_built(struct request *r, const char *id, const char *status)
+{
+	conn_send(r->conn, &answer_buf);
+	COPY_TEXT(r->spend_id, id);
+	request_finish(r, status, strcmp(status, "submitting") == 0 ?
+	    202 : 200);
+}
+
+/*
+ * The answer to a create whose change was just pushed: the pushed spend,
+ * under the request's reqid.  0, or -1 when it does not apply.
+ */
+static int
+answer_pushed(struct request *r, const struct intent *in, const char *asked,
+    int replayed)
+{
+	if (!push_reuse.pushed || push_reuse.in != in || asked != NULL ||
+	    in->hold_id[0] != '\0' || msg_spend_reenc(&answer_buf, &push_buf,
+	    MSG_SPEND, r->reqid, replayed ? 1 : 0) == -1)
+		return -1;
+	answer_spend_built(r, in->spend.id, in->spend.status);
+	return 0;
+}
+
 /*
  * The spend as the agent asked for it: by its hold_ id, or Dino's.  Built
  * in place, since a spend is 3 KiB to clear and copy again.
@@ -238,21 +275,18 @@ answer_view(struct request *r, const struct intent *in, const char *asked,
     int replayed)
 {
 	struct msg_spend sp;
-	struct ipc_buf *buf = &answer_buf;
-	const struct spend_obj *s = &sp.spend;
 
+	if (answer_pushed(r, in, asked, replayed) == 0)
+		return;
 	hold_view(in, asked, &sp.spend);
 	sp.replayed = replayed ? 1 : 0;
 	sp.timed_out = 0;
-	if (msg_spend_enc(buf, MSG_SPEND, r->reqid, &sp) == -1) {
+	if (msg_spend_enc(&answer_buf, MSG_SPEND, r->reqid, &sp) == -1) {
 		answer_error(r, 502, "upstream_error", "Dino's answer could "
 		    "not be relayed");
 		return;
 	}
-	conn_send(r->conn, buf);
-	COPY_TEXT(r->spend_id, s->id);
-	request_finish(r, s->status, strcmp(s->status, "submitting") == 0 ?
-	    202 : 200);
+	answer_spend_built(r, sp.spend.id, sp.spend.status);
 }
 
 static void
@@ -436,9 +470,11 @@ create_done_cb(const struct dino_result *res, void *arg)
 
 	in->call = NULL;
 	in->call_done = 1;
-	if (res->outcome == DINO_OK)
+	if (res->outcome == DINO_OK) {
+		push_reuse.in = in;
+		push_reuse.pushed = 0;
 		intent_set_spend(in->table, in, &res->spend);
-	else if (res->outcome == DINO_REFUSED)
+	} else if (res->outcome == DINO_REFUSED)
 		intent_set_refused(in, &res->err);
 	else {
 		/*
@@ -456,6 +492,8 @@ create_done_cb(const struct dino_result *res, void *arg)
 	    res->http_status, res->attempts,
 	    in->spend.id[0] != '\0' ? in->spend.id : "-", res->request_id);
 	intent_answer_all(in, res);
+	push_reuse.in = NULL;
+	push_reuse.pushed = 0;
 }
 
 /* Refuses every request waiting on an intent that was never sent. */
@@ -904,21 +942,21 @@ handle_wait_spend(struct fe_conn *c, struct ipc_msg *m)
  * Status changes.  The push carries the whole spend, once, whatever the
  * number of agents waiting on it.
  */
-static void
+static int
 push_spend(struct broker *b, const struct msg_spend *sp)
 {
-	/* Static: a burst of decisions should not malloc 8 KiB each. */
-	static struct ipc_buf buf;
 	struct fe_conn *c;
 
-	if (msg_spend_enc(&buf, MSG_SPEND_UPDATE, 0, sp) == -1) {
+	push_reuse.pushed = 0;
+	if (msg_spend_enc(&push_buf, MSG_SPEND_UPDATE, 0, sp) == -1) {
 		log_warnx("event=push_failed id=%s reason=\"does not encode\"",
 		    sp->spend.id);
-		return;
+		return -1;
 	}
 	TAILQ_FOREACH(c, &b->conns, entry)
 		if (c->state == CONN_READY && !c->dead)
-			conn_send(c, &buf);
+			conn_send(c, &push_buf);
+	return 0;
 }
 
 void
@@ -936,7 +974,8 @@ broker_spend_changed(struct intent *in, void *arg)
 	if (spend_check_id(in->spend.id) != NULL)
 		return;
 	intent_spend_get(in, &sp.spend);
-	push_spend(b, &sp);
+	if (push_spend(b, &sp) == 0 && in == push_reuse.in)
+		push_reuse.pushed = 1;
 	if (spend_status_terminal(in->spend.status))
 		poll_forget(b->poller, in->spend.id);
 	else if (strcmp(in->spend.status, "needs_approval") == 0)

@@ -131,6 +131,25 @@ ipc_finish(struct ipc_buf *b)
 	return 0;
 }
 
+int
+ipc_copy(struct ipc_buf *b, const struct ipc_buf *from, uint32_t type,
+    uint32_t reqid)
+{
+	uint32_t len;
+
+	b->err = 1;
+	if (from->err || from->len < IPC_HDR_LEN || from->len > IPC_MSG_MAX)
+		return -1;
+	memcpy(&len, from->data + HDR_LEN, sizeof(len));
+	if (len != from->len)
+		return -1;	/* ipc_finish() was not called */
+	ipc_begin(b, type, reqid);
+	memcpy(b->data + IPC_HDR_LEN, from->data + IPC_HDR_LEN,
+	    from->len - IPC_HDR_LEN);
+	b->len = from->len;
+	return ipc_finish(b);
+}
+
 /*
  * The reader.  Every failure goes through ipc_fail(), which keeps the first
  * reason: a chain of getters is checked once, at its end.
