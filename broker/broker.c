@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,12 +72,17 @@ struct request {
 	char			 principal[BROKER_NAME_MAX + 8];
 	char			 spend_id[SPEND_ID_MAX + 1];
 	int64_t			 start_ms;
-	struct event		*deadline;
+	struct event		*deadline;	/* in deadline_mem, or NULL */
 	struct intent		*intent;	/* create: the intent it awaits */
 	int			 replayed;
 	struct dino_call	*call;		/* get_spend, get_balance */
 	char			 dino_request_id[48];
 	char			 agent[AGENT_LABEL_MAX + 1];
+	/*
+	 * The deadline's event, allocated with the request: a malloc and
+	 * a free less per request.  event_get_struct_event_size() bytes.
+	 */
+	_Alignas(max_align_t) unsigned char deadline_mem[];
 };
 
 static void	conn_close(struct fe_conn *c, const char *why);
@@ -312,7 +318,8 @@ request_new(struct fe_conn *c, uint32_t reqid, const char *tool, uid_t uid)
 {
 	struct request *r;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = calloc(1, sizeof(*r) + event_get_struct_event_size())) ==
+	    NULL)
 		fatal("%s: calloc", __func__);
 	r->conn = c;
 	r->reqid = reqid;
@@ -330,7 +337,7 @@ static void
 request_free(struct request *r)
 {
 	if (r->deadline != NULL)
-		event_free(r->deadline);
+		event_del(r->deadline);
 	if (r->intent != NULL)
 		TAILQ_REMOVE(&r->intent->waiters, r, intent_entry);
 	if (r->call != NULL)
@@ -378,7 +385,8 @@ request_deadline(struct request *r, int64_t ms, event_callback_fn fn)
 
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-	if ((r->deadline = evtimer_new(r->conn->b->base, fn, r)) == NULL ||
+	r->deadline = (struct event *)r->deadline_mem;
+	if (evtimer_assign(r->deadline, r->conn->b->base, fn, r) == -1 ||
 	    evtimer_add(r->deadline, &tv) == -1)
 		fatalx("%s: evtimer", __func__);
 }
