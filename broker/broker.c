@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,17 +72,35 @@ struct request {
 	char			 principal[BROKER_NAME_MAX + 8];
 	char			 spend_id[SPEND_ID_MAX + 1];
 	int64_t			 start_ms;
-	struct event		*deadline;
+	struct event		*deadline;	/* in deadline_mem, or NULL */
 	struct intent		*intent;	/* create: the intent it awaits */
 	int			 replayed;
 	struct dino_call	*call;		/* get_spend, get_balance */
 	char			 dino_request_id[48];
 	char			 agent[AGENT_LABEL_MAX + 1];
+	/*
+	 * The deadline's event, allocated with the request: a malloc and
+	 * a free less per request.  event_get_struct_event_size() bytes.
+	 */
+	_Alignas(max_align_t) unsigned char deadline_mem[];
 };
 
 static void	conn_close(struct fe_conn *c, const char *why);
 static void	request_finish(struct request *r, const char *outcome,
 		    uint32_t status);
+
+/*
+ * snprintf(dst, size, "%s", src) without the printf machinery, which
+ * cost a create a dozen formatted copies of strings.  dst is an array.
+ */
+#define COPY_TEXT(dst, src)	copy_text((dst), sizeof(dst), (src))
+
+static void
+copy_text(char *dst, size_t size, const char *src)
+{
+	if (memccpy(dst, src, '\0', size) == NULL)
+		dst[size - 1] = '\0';
+}
 
 /*
  * The listener.
@@ -184,6 +203,17 @@ broker_listen(const struct broker_config *cfg, int as_root, char *err,
  */
 static struct ipc_buf answer_buf;
 
+/*
+ * The last status change pushed, kept while create_done_cb() answers the
+ * same change: the waiters' answer is the pushed spend (checked once, when
+ * it was pushed) under their own reqid, for an intent with no hold.
+ */
+static struct ipc_buf push_buf;
+static struct {
+	const struct intent	*in;	/* create_done_cb()'s, or NULL */
+	int			 pushed; /* push_buf holds its Dino view */
+} push_reuse;
+
 static void
 conn_send(struct fe_conn *c, const struct ipc_buf *buf)
 {
@@ -202,8 +232,8 @@ answer_error(struct request *r, uint32_t status, const char *code,
 
 	memset(&e, 0, sizeof(e));
 	e.http_status = status;
-	snprintf(e.code, sizeof(e.code), "%s", code);
-	snprintf(e.message, sizeof(e.message), "%s", message);
+	COPY_TEXT(e.code, code);
+	COPY_TEXT(e.message, message);
 	if (msg_error_enc(buf, r->reqid, &e) == -1)
 		fatalx("%s: cannot encode error %s", __func__, code);
 	conn_send(r->conn, buf);
@@ -216,24 +246,53 @@ answer_msg_error(struct request *r, const struct msg_error *e)
 	answer_error(r, e->http_status, e->code, e->message);
 }
 
+/* answer_buf holds the spend with this id and status: send it. */
 static void
-answer_spend(struct request *r, const struct spend_obj *s, int replayed)
+answer_spend_built(struct request *r, const char *id, const char *status)
+{
+	conn_send(r->conn, &answer_buf);
+	COPY_TEXT(r->spend_id, id);
+	request_finish(r, status, strcmp(status, "submitting") == 0 ?
+	    202 : 200);
+}
+
+/*
+ * The answer to a create whose change was just pushed: the pushed spend,
+ * under the request's reqid.  0, or -1 when it does not apply.
+ */
+static int
+answer_pushed(struct request *r, const struct intent *in, const char *asked,
+    int replayed)
+{
+	if (!push_reuse.pushed || push_reuse.in != in || asked != NULL ||
+	    in->hold_id[0] != '\0' || msg_spend_reenc(&answer_buf, &push_buf,
+	    MSG_SPEND, r->reqid, replayed ? 1 : 0) == -1)
+		return -1;
+	answer_spend_built(r, in->spend.id, in->spend.status);
+	return 0;
+}
+
+/*
+ * The spend as the agent asked for it: by its hold_ id, or Dino's.  Built
+ * in place, since a spend is 3 KiB to clear and copy again.
+ */
+static void
+answer_view(struct request *r, const struct intent *in, const char *asked,
+    int replayed)
 {
 	struct msg_spend sp;
-	struct ipc_buf *buf = &answer_buf;
 
-	memset(&sp, 0, sizeof(sp));
+	if (answer_pushed(r, in, asked, replayed) == 0)
+		return;
+	hold_view(in, asked, &sp.spend);
 	sp.replayed = replayed ? 1 : 0;
-	sp.spend = *s;
-	if (msg_spend_enc(buf, MSG_SPEND, r->reqid, &sp) == -1) {
+	sp.timed_out = 0;
+	if (msg_spend_enc(&answer_buf, MSG_SPEND, r->reqid, &sp) == -1) {
 		answer_error(r, 502, "upstream_error", "Dino's answer could "
 		    "not be relayed");
 		return;
 	}
-	conn_send(r->conn, buf);
-	snprintf(r->spend_id, sizeof(r->spend_id), "%s", s->id);
-	request_finish(r, s->status, strcmp(s->status, "submitting") == 0 ?
-	    202 : 200);
+	answer_spend_built(r, sp.spend.id, sp.spend.status);
 }
 
 static void
@@ -250,16 +309,6 @@ answer_balance(struct request *r, const struct msg_balance *bal)
 	request_finish(r, "ok", 200);
 }
 
-/* The spend as the agent asked for it: by its hold_ id, or Dino's. */
-static void
-answer_view(struct request *r, const struct intent *in, const char *asked)
-{
-	struct spend_obj v;
-
-	hold_view(in, asked, &v);
-	answer_spend(r, &v, 0);
-}
-
 /*
  * Requests.
  */
@@ -269,7 +318,8 @@ request_new(struct fe_conn *c, uint32_t reqid, const char *tool, uid_t uid)
 {
 	struct request *r;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = calloc(1, sizeof(*r) + event_get_struct_event_size())) ==
+	    NULL)
 		fatal("%s: calloc", __func__);
 	r->conn = c;
 	r->reqid = reqid;
@@ -287,7 +337,7 @@ static void
 request_free(struct request *r)
 {
 	if (r->deadline != NULL)
-		event_free(r->deadline);
+		event_del(r->deadline);
 	if (r->intent != NULL)
 		TAILQ_REMOVE(&r->intent->waiters, r, intent_entry);
 	if (r->call != NULL)
@@ -335,7 +385,8 @@ request_deadline(struct request *r, int64_t ms, event_callback_fn fn)
 
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-	if ((r->deadline = evtimer_new(r->conn->b->base, fn, r)) == NULL ||
+	r->deadline = (struct event *)r->deadline_mem;
+	if (evtimer_assign(r->deadline, r->conn->b->base, fn, r) == -1 ||
 	    evtimer_add(r->deadline, &tv) == -1)
 		fatalx("%s: evtimer", __func__);
 }
@@ -352,7 +403,7 @@ request_principal(struct request *r, const struct msg_caller *caller)
 		    "principal of the broker");
 		return NULL;
 	}
-	snprintf(r->principal, sizeof(r->principal), "%s", pr->id);
+	COPY_TEXT(r->principal, pr->id);
 	return pr;
 }
 
@@ -365,10 +416,8 @@ static void
 create_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct request *r = arg;
-	struct spend_obj v;
 
-	hold_view(r->intent, NULL, &v);
-	answer_spend(r, &v, r->replayed);
+	answer_view(r, r->intent, NULL, r->replayed);
 }
 
 static void
@@ -383,14 +432,10 @@ intent_wait(struct request *r, struct intent *in)
 static void
 intent_answer(struct request *r, struct intent *in)
 {
-	struct spend_obj v;
-
 	if (in->state == INTENT_REFUSED)
 		answer_msg_error(r, in->refusal);
-	else {
-		hold_view(in, NULL, &v);
-		answer_spend(r, &v, r->replayed);
-	}
+	else
+		answer_view(r, in, NULL, r->replayed);
 }
 
 static void
@@ -400,8 +445,7 @@ intent_answer_all(struct intent *in, const struct dino_result *res)
 
 	while ((r = TAILQ_FIRST(&in->waiters)) != NULL) {
 		if (res != NULL)
-			snprintf(r->dino_request_id,
-			    sizeof(r->dino_request_id), "%s", res->request_id);
+			COPY_TEXT(r->dino_request_id, res->request_id);
 		intent_answer(r, in);
 	}
 }
@@ -434,9 +478,11 @@ create_done_cb(const struct dino_result *res, void *arg)
 
 	in->call = NULL;
 	in->call_done = 1;
-	if (res->outcome == DINO_OK)
+	if (res->outcome == DINO_OK) {
+		push_reuse.in = in;
+		push_reuse.pushed = 0;
 		intent_set_spend(in->table, in, &res->spend);
-	else if (res->outcome == DINO_REFUSED)
+	} else if (res->outcome == DINO_REFUSED)
 		intent_set_refused(in, &res->err);
 	else {
 		/*
@@ -454,6 +500,8 @@ create_done_cb(const struct dino_result *res, void *arg)
 	    res->http_status, res->attempts,
 	    in->spend.id[0] != '\0' ? in->spend.id : "-", res->request_id);
 	intent_answer_all(in, res);
+	push_reuse.in = NULL;
+	push_reuse.pushed = 0;
 }
 
 /* Refuses every request waiting on an intent that was never sent. */
@@ -472,13 +520,11 @@ intent_request(const struct intent *in, struct msg_create_spend *req)
 {
 	memset(req, 0, sizeof(*req));
 	req->caller.uid = (uint32_t)in->owner_uid;
-	snprintf(req->caller.agent, sizeof(req->caller.agent), "%s",
-	    in->agent);
+	COPY_TEXT(req->caller.agent, in->agent);
 	req->amount_cents = in->amount_cents;
-	snprintf(req->currency, sizeof(req->currency), "%s", in->currency);
-	snprintf(req->merchant_name, sizeof(req->merchant_name), "%s",
-	    in->merchant_name);
-	snprintf(req->reason, sizeof(req->reason), "%s", in->reason);
+	COPY_TEXT(req->currency, in->currency);
+	COPY_TEXT(req->merchant_name, in->merchant_name);
+	COPY_TEXT(req->reason, in->reason);
 }
 
 /*
@@ -619,12 +665,11 @@ handle_create_spend(struct fe_conn *c, struct ipc_msg *m)
 	    spend_check_request(&req) != NULL)
 		return -1;
 	r = request_new(c, m->hdr.reqid, "create_spend", req.caller.uid);
-	snprintf(r->agent, sizeof(r->agent), "%s", req.caller.agent);
+	COPY_TEXT(r->agent, req.caller.agent);
 	if ((pr = request_principal(r, &req.caller)) == NULL)
 		return 0;
 	if (req.idempotency_key[0] != '\0')
-		snprintf(agent_key, sizeof(agent_key), "%s",
-		    req.idempotency_key);
+		COPY_TEXT(agent_key, req.idempotency_key);
 	else
 		intent_auto_key(agent_key, sizeof(agent_key));
 	intent_caller_id(req.caller.uid, caller, sizeof(caller));
@@ -682,8 +727,7 @@ get_spend_cb(const struct dino_result *res, void *arg)
 	struct intent *in;
 
 	r->call = NULL;
-	snprintf(r->dino_request_id, sizeof(r->dino_request_id), "%s",
-	    res->request_id);
+	COPY_TEXT(r->dino_request_id, res->request_id);
 	if (res->outcome != DINO_OK) {
 		answer_read_failure(r, res);
 		return;
@@ -699,7 +743,7 @@ get_spend_cb(const struct dino_result *res, void *arg)
 		    r->reqid, in->spend.id, res->spend.id);
 	else
 		intent_set_spend(r->conn->b->intents, in, &res->spend);
-	answer_view(r, in, r->spend_id);
+	answer_view(r, in, r->spend_id, 0);
 }
 
 static int
@@ -715,7 +759,7 @@ handle_get_spend(struct fe_conn *c, struct ipc_msg *m)
 	    spend_check_ref(g.id) != NULL)
 		return -1;
 	r = request_new(c, m->hdr.reqid, "get_spend", g.caller.uid);
-	snprintf(r->agent, sizeof(r->agent), "%s", g.caller.agent);
+	COPY_TEXT(r->agent, g.caller.agent);
 	if (request_principal(r, &g.caller) == NULL)
 		return 0;
 	/* Ownership is settled locally, before Dino hears of the id. */
@@ -723,17 +767,17 @@ handle_get_spend(struct fe_conn *c, struct ipc_msg *m)
 		answer_error(r, 404, "not_found", "no such spend");
 		return 0;
 	}
-	snprintf(r->spend_id, sizeof(r->spend_id), "%s", g.id);
+	COPY_TEXT(r->spend_id, g.id);
 	/* Held, or not named by Dino yet: only the broker knows it. */
 	if (spend_check_id(in->spend.id) != NULL) {
-		answer_view(r, in, g.id);
+		answer_view(r, in, g.id, 0);
 		return 0;
 	}
 	creds_dino_key(in->account, &key);
 	request_deadline(r, BROKER_READ_DEADLINE_MS, read_deadline_cb);
 	if ((r->call = dino_get_spend(c->b->dino, &key, in->spend.id,
 	    get_spend_cb, r)) == NULL)
-		answer_view(r, in, g.id);
+		answer_view(r, in, g.id, 0);
 	return 0;
 }
 
@@ -768,7 +812,7 @@ share_get(struct broker *b, const char *account)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal("%s: calloc", __func__);
 	s->b = b;
-	snprintf(s->account, sizeof(s->account), "%s", account);
+	COPY_TEXT(s->account, account);
 	TAILQ_INIT(&s->riding);
 	TAILQ_INIT(&s->queued);
 	LIST_INSERT_HEAD(&b->shares, s, entry);
@@ -798,8 +842,7 @@ share_answer(struct read_share *s, const struct dino_result *res)
 			    "not be asked; retry later");
 			continue;
 		}
-		snprintf(r->dino_request_id, sizeof(r->dino_request_id), "%s",
-		    res->request_id);
+		COPY_TEXT(r->dino_request_id, res->request_id);
 		if (res->outcome != DINO_OK)
 			answer_read_failure(r, res);
 		else
@@ -856,7 +899,7 @@ handle_get_balance(struct fe_conn *c, struct ipc_msg *m)
 	    spend_check_caller(&g.caller) != NULL)
 		return -1;
 	r = request_new(c, m->hdr.reqid, "get_balance", g.caller.uid);
-	snprintf(r->agent, sizeof(r->agent), "%s", g.caller.agent);
+	COPY_TEXT(r->agent, g.caller.agent);
 	if ((pr = request_principal(r, &g.caller)) == NULL)
 		return 0;
 	request_deadline(r, BROKER_READ_DEADLINE_MS, read_deadline_cb);
@@ -889,7 +932,7 @@ handle_wait_spend(struct fe_conn *c, struct ipc_msg *m)
 	    spend_check_ref(w.id) != NULL || w.timeout_s > BROKER_FE_MAX_WAIT_S)
 		return -1;
 	r = request_new(c, m->hdr.reqid, "wait_spend", w.caller.uid);
-	snprintf(r->agent, sizeof(r->agent), "%s", w.caller.agent);
+	COPY_TEXT(r->agent, w.caller.agent);
 	if (request_principal(r, &w.caller) == NULL)
 		return 0;
 	if ((in = intent_owned(c->b->intents, w.id, w.caller.uid)) == NULL) {
@@ -899,7 +942,7 @@ handle_wait_spend(struct fe_conn *c, struct ipc_msg *m)
 	/* A pending spend someone waits on is polled, webhook or not. */
 	if (!spend_status_terminal(in->spend.status))
 		poll_watch(c->b->poller, in, 0);
-	answer_view(r, in, w.id);
+	answer_view(r, in, w.id, 0);
 	return 0;
 }
 
@@ -907,41 +950,40 @@ handle_wait_spend(struct fe_conn *c, struct ipc_msg *m)
  * Status changes.  The push carries the whole spend, once, whatever the
  * number of agents waiting on it.
  */
-static void
-push_spend(struct broker *b, const struct spend_obj *s)
+static int
+push_spend(struct broker *b, const struct msg_spend *sp)
 {
-	/* Static: a burst of decisions should not malloc 10 KiB each. */
-	static struct msg_spend sp;
-	static struct ipc_buf buf;
 	struct fe_conn *c;
 
-	memset(&sp, 0, sizeof(sp));
-	sp.spend = *s;
-	if (msg_spend_enc(&buf, MSG_SPEND_UPDATE, 0, &sp) == -1) {
+	push_reuse.pushed = 0;
+	if (msg_spend_enc(&push_buf, MSG_SPEND_UPDATE, 0, sp) == -1) {
 		log_warnx("event=push_failed id=%s reason=\"does not encode\"",
-		    s->id);
-		return;
+		    sp->spend.id);
+		return -1;
 	}
 	TAILQ_FOREACH(c, &b->conns, entry)
 		if (c->state == CONN_READY && !c->dead)
-			conn_send(c, &buf);
+			conn_send(c, &push_buf);
+	return 0;
 }
 
 void
 broker_spend_changed(struct intent *in, void *arg)
 {
 	struct broker *b = arg;
-	struct spend_obj v;
+	struct msg_spend sp;
 
+	sp.replayed = sp.timed_out = 0;
 	/* Agents who wait on a held spend know it by its hold_ id only. */
 	if (in->hold_id[0] != '\0') {
-		hold_view(in, in->hold_id, &v);
-		push_spend(b, &v);
+		hold_view(in, in->hold_id, &sp.spend);
+		push_spend(b, &sp);
 	}
 	if (spend_check_id(in->spend.id) != NULL)
 		return;
-	intent_spend_get(in, &v);
-	push_spend(b, &v);
+	intent_spend_get(in, &sp.spend);
+	if (push_spend(b, &sp) == 0 && in == push_reuse.in)
+		push_reuse.pushed = 1;
 	if (spend_status_terminal(in->spend.status))
 		poll_forget(b->poller, in->spend.id);
 	else if (strcmp(in->spend.status, "needs_approval") == 0)

@@ -49,17 +49,30 @@ ipc_begin(struct ipc_buf *b, uint32_t type, uint32_t reqid)
 	b->len = IPC_HDR_LEN;
 }
 
+/* Room for n more bytes, taken; NULL (and the buffer failed) if none. */
+static unsigned char *
+ipc_room(struct ipc_buf *b, size_t n)
+{
+	unsigned char *d;
+
+	if (b->err)
+		return NULL;
+	if (b->len < IPC_HDR_LEN || n > IPC_MSG_MAX - b->len) {
+		b->err = 1;
+		return NULL;
+	}
+	d = b->data + b->len;
+	b->len += n;
+	return d;
+}
+
 static void
 ipc_put(struct ipc_buf *b, const void *p, size_t n)
 {
-	if (b->err)
-		return;
-	if (b->len < IPC_HDR_LEN || n > IPC_MSG_MAX - b->len) {
-		b->err = 1;
-		return;
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
+	unsigned char *d;
+
+	if ((d = ipc_room(b, n)) != NULL)
+		memcpy(d, p, n);
 }
 
 void
@@ -83,6 +96,7 @@ ipc_put_i64(struct ipc_buf *b, int64_t v)
 void
 ipc_put_str(struct ipc_buf *b, const char *s, size_t maxlen)
 {
+	unsigned char *d;
 	uint16_t len16;
 	size_t len;
 
@@ -96,10 +110,13 @@ ipc_put_str(struct ipc_buf *b, const char *s, size_t maxlen)
 		b->err = 1;
 		return;
 	}
+	/* The length, the bytes and the NUL: one check of the room. */
+	if ((d = ipc_room(b, sizeof(len16) + len + 1)) == NULL)
+		return;
 	len16 = (uint16_t)len;
-	ipc_put(b, &len16, sizeof(len16));
-	ipc_put(b, s, len);
-	ipc_put(b, "", 1);
+	memcpy(d, &len16, sizeof(len16));
+	memcpy(d + sizeof(len16), s, len);
+	d[sizeof(len16) + len] = '\0';
 }
 
 int
@@ -112,6 +129,25 @@ ipc_finish(struct ipc_buf *b)
 	len = (uint32_t)b->len;
 	memcpy(b->data + HDR_LEN, &len, sizeof(len));
 	return 0;
+}
+
+int
+ipc_copy(struct ipc_buf *b, const struct ipc_buf *from, uint32_t type,
+    uint32_t reqid)
+{
+	uint32_t len;
+
+	b->err = 1;
+	if (from->err || from->len < IPC_HDR_LEN || from->len > IPC_MSG_MAX)
+		return -1;
+	memcpy(&len, from->data + HDR_LEN, sizeof(len));
+	if (len != from->len)
+		return -1;	/* ipc_finish() was not called */
+	ipc_begin(b, type, reqid);
+	memcpy(b->data + IPC_HDR_LEN, from->data + IPC_HDR_LEN,
+	    from->len - IPC_HDR_LEN);
+	b->len = from->len;
+	return ipc_finish(b);
 }
 
 /*

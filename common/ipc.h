@@ -46,6 +46,12 @@ void	ipc_put_i64(struct ipc_buf *b, int64_t v);
 void	ipc_put_str(struct ipc_buf *b, const char *s, size_t maxlen);
 /* Writes the length into the header; -1 if anything failed. */
 int	ipc_finish(struct ipc_buf *b);
+/*
+ * b as a copy of the finished message from, with another type and reqid;
+ * -1 if from failed or was not finished.
+ */
+int	ipc_copy(struct ipc_buf *b, const struct ipc_buf *from, uint32_t type,
+	    uint32_t reqid);
 
 /* A message being read; p points into the caller's packet buffer. */
 struct ipc_msg {

@@ -189,22 +189,29 @@ text_field(const char *s, size_t max)
 	return len <= max && text_ok(s, len);
 }
 
-/* "" or 2026-05-07T12:34:56.000Z exactly. */
+/*
+ * "" or 2026-05-07T12:34:56.000Z exactly: each byte less its pattern byte
+ * is below 10 where a digit goes ('0'..'9') and 0 elsewhere (the same
+ * byte).  No early exit, so that the compiler checks 8 bytes at a time.
+ */
 static int
 time_field(const char *s)
 {
-	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+	static const char pat[ISO_TIME_LEN] = "0000-00-00T00:00:00.000Z";
+	static const unsigned char span[ISO_TIME_LEN] = {
+		10, 10, 10, 10, 1, 10, 10, 1, 10, 10, 1, 10, 10, 1, 10, 10, 1,
+		10, 10, 1, 10, 10, 10, 1
+	};
+	unsigned bad = 0;
 	size_t i;
 
 	if (s[0] == '\0')
 		return 1;
 	if (strnlen(s, ISO_TIME_LEN + 1) != ISO_TIME_LEN)
 		return 0;
-	for (i = 0; i < ISO_TIME_LEN; i++) {
-		if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i])
-			return 0;
-	}
-	return 1;
+	for (i = 0; i < ISO_TIME_LEN; i++)
+		bad |= (unsigned char)(s[i] - pat[i]) >= span[i];
+	return bad == 0;
 }
 
 static int
@@ -476,18 +483,28 @@ check_spend_obj_tail(const struct spend_obj *s)
 	return spend_check_idempotency_key(s->idempotency_key);
 }
 
+/* What a spend message carries besides the spend itself. */
+static const char *
+check_spend_head(uint32_t type, uint32_t reqid, uint8_t replayed,
+    uint8_t timed_out)
+{
+	if (type != MSG_SPEND && type != MSG_SPEND_UPDATE)
+		return "spend type must be MSG_SPEND or MSG_SPEND_UPDATE";
+	if (type == MSG_SPEND_UPDATE && reqid != 0)
+		return "a spend update must carry reqid 0";
+	if (replayed > 1 || timed_out > 1)
+		return "replayed and timed_out must be 0 or 1";
+	return NULL;
+}
+
 static const char *
 check_spend(uint32_t type, uint32_t reqid, const struct msg_spend *sp)
 {
 	const char *why;
 
-	if (type != MSG_SPEND && type != MSG_SPEND_UPDATE)
-		return "spend type must be MSG_SPEND or MSG_SPEND_UPDATE";
-	if (type == MSG_SPEND_UPDATE && reqid != 0)
-		return "a spend update must carry reqid 0";
-	if (sp->replayed > 1 || sp->timed_out > 1)
-		return "replayed and timed_out must be 0 or 1";
-	if ((why = check_spend_obj(&sp->spend)) != NULL)
+	if ((why = check_spend_head(type, reqid, sp->replayed,
+	    sp->timed_out)) != NULL ||
+	    (why = check_spend_obj(&sp->spend)) != NULL)
 		return why;
 	return check_spend_obj_tail(&sp->spend);
 }
@@ -520,6 +537,31 @@ msg_spend_enc(struct ipc_buf *b, uint32_t type, uint32_t reqid,
 	ipc_put_str(b, s->updated_at, ISO_TIME_LEN);
 	ipc_put_str(b, s->idempotency_key, IDEMPOTENCY_KEY_MAX);
 	return enc_end(b, check_spend(type, reqid, sp));
+}
+
+/*
+ * The spend in from, built by msg_spend_enc(), as type, reqid and
+ * replayed: the bytes msg_spend_enc() would build from the same spend.
+ * The spend was checked when from was built; only the head is new.
+ */
+int
+msg_spend_reenc(struct ipc_buf *b, const struct ipc_buf *from, uint32_t type,
+    uint32_t reqid, uint8_t replayed)
+{
+	struct ipc_msg m;
+	uint8_t was_replayed, timed_out;
+
+	b->err = 1;
+	if (from->err || ipc_open(&m, from->data, from->len) == -1 ||
+	    dec_type(&m, MSG_SPEND, MSG_SPEND_UPDATE) == -1 ||
+	    ipc_get_u8(&m, &was_replayed) == -1 ||
+	    ipc_get_u8(&m, &timed_out) == -1 ||
+	    check_spend_head(type, reqid, replayed, timed_out) != NULL ||
+	    ipc_copy(b, from, type, reqid) == -1)
+		return -1;
+	/* The first byte of the layout. */
+	b->data[IPC_HDR_LEN] = replayed;
+	return 0;
 }
 
 static void

@@ -156,6 +156,13 @@ int	msg_wait_spend_dec(struct ipc_msg *m, struct msg_wait_spend *);
 int	msg_spend_enc(struct ipc_buf *b, uint32_t type, uint32_t reqid,
 	    const struct msg_spend *);
 int	msg_spend_dec(struct ipc_msg *m, struct msg_spend *);
+/*
+ * A spend msg_spend_enc() built in from, again as type and reqid with
+ * replayed set, without checking the spend a second time (one status
+ * change is pushed and answered); -1 if from is not such a message.
+ */
+int	msg_spend_reenc(struct ipc_buf *b, const struct ipc_buf *from,
+	    uint32_t type, uint32_t reqid, uint8_t replayed);
 int	msg_balance_enc(struct ipc_buf *b, uint32_t reqid, const struct msg_balance *);
 int	msg_balance_dec(struct ipc_msg *m, struct msg_balance *);
 int	msg_error_enc(struct ipc_buf *b, uint32_t reqid, const struct msg_error *);

@@ -100,19 +100,41 @@ spend_check_agent_label(const char *label)
 	return NULL;
 }
 
+/*
+ * Whether n characters are all of ULID_ALPHABET: Crockford's lowercase
+ * base32, the digits and the letters but i, l, o and u.  Tested against the
+ * alphabet byte by byte (test_spend); a strchr() per character was a
+ * visible share of every message the broker encodes.
+ */
+static int
+ulid_chars(const char *s, size_t n)
+{
+	const uint32_t letters = ((UINT32_C(1) << 26) - 1) &
+	    ~(UINT32_C(1) << ('i' - 'a') | UINT32_C(1) << ('l' - 'a') |
+	    UINT32_C(1) << ('o' - 'a') | UINT32_C(1) << ('u' - 'a'));
+	unsigned c;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c - '0' < 10 ||
+		    (c - 'a' < 26 && (letters >> (c - 'a') & 1)))
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
 const char *
 spend_check_id(const char *id)
 {
-	size_t i, plen = strlen(SPEND_ID_PREFIX);
+	size_t plen = sizeof(SPEND_ID_PREFIX) - 1;
 
 	if (strnlen(id, SPEND_ID_LEN + 1) != SPEND_ID_LEN ||
-	    strncmp(id, SPEND_ID_PREFIX, plen) != 0)
+	    memcmp(id, SPEND_ID_PREFIX, plen) != 0 ||
+	    !ulid_chars(id + plen, SPEND_ID_LEN - plen))
 		return "id must be req_ followed by 26 lowercase ULID "
 		    "characters";
-	for (i = plen; i < SPEND_ID_LEN; i++)
-		if (strchr(ULID_ALPHABET, id[i]) == NULL)
-			return "id must be req_ followed by 26 lowercase ULID "
-			    "characters";
 	return NULL;
 }
 
@@ -126,18 +148,15 @@ spend_check_id(const char *id)
 const char *
 spend_check_ref(const char *id)
 {
-	size_t i, plen = strlen(HOLD_ID_PREFIX);
+	size_t plen = sizeof(HOLD_ID_PREFIX) - 1;
 
 	if (strncmp(id, HOLD_ID_PREFIX, plen) != 0)
 		return spend_check_id(id) == NULL ? NULL : "id must be req_ "
 		    "or hold_ followed by 26 lowercase ULID characters";
-	if (strnlen(id, HOLD_ID_LEN + 1) != HOLD_ID_LEN)
+	if (strnlen(id, HOLD_ID_LEN + 1) != HOLD_ID_LEN ||
+	    !ulid_chars(id + plen, HOLD_ID_LEN - plen))
 		return "id must be req_ or hold_ followed by 26 lowercase "
 		    "ULID characters";
-	for (i = plen; i < HOLD_ID_LEN; i++)
-		if (strchr(ULID_ALPHABET, id[i]) == NULL)
-			return "id must be req_ or hold_ followed by 26 "
-			    "lowercase ULID characters";
 	return NULL;
 }
 

@@ -827,6 +827,71 @@ test_why_names_field(void)
 	    "why names the truncated field");
 }
 
+/* Every byte value in every position of a time, against its pattern. */
+static void
+test_time_bytes(void)
+{
+	static const char good[] = "2026-05-07T12:34:56.000Z";
+	static struct msg_spend sp;
+	static struct ipc_buf b;
+	int c, ok = 1, want;
+	size_t pos;
+
+	for (pos = 0; pos < ISO_TIME_LEN; pos++)
+		for (c = 1; c < 256; c++) {
+			memset(&sp, 0, sizeof(sp));
+			fill_spend(&sp, 0);
+			strcpy(sp.spend.updated_at, good);
+			sp.spend.updated_at[pos] = (char)c;
+			want = good[pos] >= '0' && good[pos] <= '9' ?
+			    c >= '0' && c <= '9' : c == good[pos];
+			if ((msg_spend_enc(&b, MSG_SPEND, 1, &sp) == 0) != want)
+				ok = 0;
+		}
+	CHECK(ok, "spend: each byte in each position of a time is valid iff "
+	    "it fits YYYY-MM-DDTHH:MM:SS.mmmZ");
+}
+
+/* A pushed spend, re-sent as an answer: the bytes msg_spend_enc() makes. */
+static void
+test_spend_reenc(void)
+{
+	static struct msg_spend sp;
+	static struct ipc_buf push, want, got;
+	struct msg_error e;
+	int max;
+
+	for (max = 0; max <= 1; max++) {
+		memset(&sp, 0, sizeof(sp));
+		fill_spend(&sp, max);
+		sp.replayed = 0;
+		CHECK(msg_spend_enc(&push, MSG_SPEND_UPDATE, 0, &sp) == 0,
+		    "reenc: the push encodes");
+		sp.replayed = 1;
+		CHECK(msg_spend_enc(&want, MSG_SPEND, 77, &sp) == 0,
+		    "reenc: the answer encodes");
+		CHECK(msg_spend_reenc(&got, &push, MSG_SPEND, 77, 1) == 0 &&
+		    got.len == want.len &&
+		    memcmp(got.data, want.data, want.len) == 0,
+		    "reenc: the same bytes as msg_spend_enc");
+	}
+	CHECK(msg_spend_reenc(&got, &push, MSG_SPEND_UPDATE, 5, 0) == -1 &&
+	    got.err, "reenc: refuses an update with a reqid");
+	CHECK(msg_spend_reenc(&got, &push, MSG_SPEND, 5, 2) == -1,
+	    "reenc: refuses replayed 2");
+	CHECK(msg_spend_reenc(&got, &push, MSG_ERROR, 5, 0) == -1,
+	    "reenc: refuses another type");
+	memset(&e, 0, sizeof(e));
+	e.http_status = 404;
+	strcpy(e.code, "not_found");
+	CHECK(msg_error_enc(&push, 5, &e) == 0 &&
+	    msg_spend_reenc(&got, &push, MSG_SPEND, 5, 0) == -1,
+	    "reenc: refuses a message that is not a spend");
+	push.err = 1;
+	CHECK(msg_spend_reenc(&got, &push, MSG_SPEND, 5, 0) == -1,
+	    "reenc: refuses a failed buffer");
+}
+
 int
 main(void)
 {
@@ -836,5 +901,7 @@ main(void)
 		test_case(&cases[i]);
 	test_encoder_refuses();
 	test_why_names_field();
+	test_time_bytes();
+	test_spend_reenc();
 	return TAP_DONE();
 }

@@ -196,6 +196,31 @@ test_id(void)
 	run_cases(spend_check_id, c, nitems(c), "id");
 }
 
+/* Every byte value in every ULID position, against ULID_ALPHABET itself. */
+static void
+test_id_alphabet(void)
+{
+	char id[SPEND_ID_LEN + 1], hold[HOLD_ID_LEN + 1];
+	int c, ok = 1, want;
+	size_t pos;
+
+	for (c = 1; c < 256; c++) {
+		want = strchr(ULID_ALPHABET, c) != NULL;
+		for (pos = 0; pos < ULID_LEN; pos++) {
+			snprintf(id, sizeof(id), "req_%026d", 0);
+			snprintf(hold, sizeof(hold), "hold_%026d", 0);
+			id[4 + pos] = (char)c;
+			hold[5 + pos] = (char)c;
+			if ((spend_check_id(id) == NULL) != want ||
+			    (spend_check_ref(id) == NULL) != want ||
+			    (spend_check_ref(hold) == NULL) != want)
+				ok = 0;
+		}
+	}
+	CHECK(ok, "id: each byte in each position is valid iff in "
+	    "ULID_ALPHABET");
+}
+
 static void
 test_made_ids(void)
 {
@@ -300,6 +325,7 @@ main(void)
 	test_idempotency_key();
 	test_agent_label();
 	test_id();
+	test_id_alphabet();
 	test_made_ids();
 	test_status();
 	test_request();
