@@ -46,13 +46,15 @@ get_text(const cJSON *root, const char *field, size_t minlen, size_t maxlen,
     char *out, size_t outlen, char *msg, size_t msglen)
 {
 	const char *s, *why = NULL;
+	size_t len;
 
 	s = json_get_text(cJSON_GetObjectItemCaseSensitive(root, field),
 	    minlen, maxlen, &why);
 	if (s == NULL)
 		return bad(msg, msglen, field, why);
-	if (snprintf(out, outlen, "%s", s) >= (int)outlen)
+	if ((len = strlen(s)) >= outlen)
 		return bad(msg, msglen, field, "too long");
+	memcpy(out, s, len + 1);
 	return 0;
 }
 
@@ -94,11 +96,11 @@ get_idempotency_key(const cJSON *root, char *out, size_t outlen, char *msg,
 	if (!cJSON_IsString(item) || item->valuestring == NULL)
 		return bad(msg, msglen, "idempotency_key", "must be a string");
 	len = strlen(item->valuestring);
-	if (len < 1 || len > IDEMPOTENCY_KEY_MAX ||
+	if (len < 1 || len > IDEMPOTENCY_KEY_MAX || len >= outlen ||
 	    !printable_ascii(item->valuestring, len))
 		return bad(msg, msglen, "idempotency_key",
 		    "must be 1-128 printable ASCII characters");
-	snprintf(out, outlen, "%s", item->valuestring);
+	memcpy(out, item->valuestring, len + 1);
 	return 0;
 }
 
