@@ -368,27 +368,49 @@ conn_get(struct fe_call *call, int *status, const char **why)
  * body bytes, timeouts): the number of header fields, the length of the
  * request target, single copies of the headers that frame or label a
  * request, and the X-Dino-Agent label.
+ *
+ * The headers that must appear once are found in the same pass that
+ * checks it, and their values kept in hv, so no route looks one up again.
  */
+enum once_header {
+	HDR_CONTENT_LENGTH,
+	HDR_CONTENT_TYPE,
+	HDR_TRANSFER_ENCODING,
+	HDR_AGENT,
+	HDR_HOST,
+	HDR_ONCE_N
+};
+
+struct req_headers {
+	const char	*value[HDR_ONCE_N];	/* NULL when absent */
+};
+
 static int
 header_once(const char *key)
 {
-	static const char *const once[] = { "Content-Length", "Content-Type",
-	    "Transfer-Encoding", "X-Dino-Agent", "Host" };
-	size_t i;
+	static const char *const once[HDR_ONCE_N] = {
+		[HDR_CONTENT_LENGTH] = "Content-Length",
+		[HDR_CONTENT_TYPE] = "Content-Type",
+		[HDR_TRANSFER_ENCODING] = "Transfer-Encoding",
+		[HDR_AGENT] = "X-Dino-Agent",
+		[HDR_HOST] = "Host",
+	};
+	int i;
 
-	for (i = 0; i < nitems(once); i++)
+	for (i = 0; i < HDR_ONCE_N; i++)
 		if (strcasecmp(key, once[i]) == 0)
-			return 1;
-	return 0;
+			return i;
+	return -1;
 }
 
 static int
-check_headers(struct fe_call *call)
+check_headers(struct fe_call *call, struct req_headers *hv)
 {
 	struct evkeyvalq *h = evhttp_request_get_input_headers(call->req);
 	struct evkeyval *kv, *kv2;
-	int n = 0;
+	int n = 0, which;
 
+	memset(hv, 0, sizeof(*hv));
 	TAILQ_FOREACH(kv, h, next) {
 		if (++n > FRONTEND_HEADERS_COUNT_MAX) {
 			call->close = 1;
@@ -396,8 +418,9 @@ check_headers(struct fe_call *call)
 			    "too many header fields");
 			return -1;
 		}
-		if (!header_once(kv->key))
+		if ((which = header_once(kv->key)) == -1)
 			continue;
+		hv->value[which] = kv->value;
 		for (kv2 = TAILQ_NEXT(kv, next); kv2 != NULL;
 		    kv2 = TAILQ_NEXT(kv2, next))
 			if (strcasecmp(kv->key, kv2->key) == 0) {
@@ -412,16 +435,15 @@ check_headers(struct fe_call *call)
 }
 
 static int
-check_request(struct fe_call *call)
+check_request(struct fe_call *call, struct req_headers *hv)
 {
-	struct evkeyvalq *h = evhttp_request_get_input_headers(call->req);
-	const char *uri, *label;
+	const char *uri;
 
-	if (check_headers(call) == -1)
+	if (check_headers(call, hv) == -1)
 		return -1;
 	/* Two framings at once is the shape of request smuggling. */
-	if (evhttp_find_header(h, "Transfer-Encoding") != NULL &&
-	    evhttp_find_header(h, "Content-Length") != NULL) {
+	if (hv->value[HDR_TRANSFER_ENCODING] != NULL &&
+	    hv->value[HDR_CONTENT_LENGTH] != NULL) {
 		call->close = 1;
 		fe_call_error(call, 400, "invalid_request",
 		    "Transfer-Encoding and Content-Length together");
@@ -432,7 +454,7 @@ check_request(struct fe_call *call)
 	 * obs-fold, ...).  A chunked request is answered and its connection
 	 * closed, so nothing after its body is ever read as a request.
 	 */
-	if (evhttp_find_header(h, "Transfer-Encoding") != NULL)
+	if (hv->value[HDR_TRANSFER_ENCODING] != NULL)
 		call->close = 1;
 	uri = evhttp_request_get_uri(call->req);
 	if (uri == NULL || strlen(uri) > FRONTEND_URI_MAX) {
@@ -441,8 +463,7 @@ check_request(struct fe_call *call)
 		    "the request target is too long");
 		return -1;
 	}
-	label = evhttp_find_header(h, "X-Dino-Agent");
-	if (fe_agent_label(label, call->caller.agent,
+	if (fe_agent_label(hv->value[HDR_AGENT], call->caller.agent,
 	    sizeof(call->caller.agent)) == -1) {
 		fe_call_error(call, 400, "invalid_request",
 		    "X-Dino-Agent: must be 1-64 printable ASCII characters");
@@ -469,14 +490,12 @@ method_name(struct evhttp_request *req)
  */
 
 static int
-body_get(struct fe_call *call, const char **body, size_t *len)
+body_get(struct fe_call *call, const struct req_headers *hv,
+    const char **body, size_t *len)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(call->req);
-	const char *ct;
 
-	ct = evhttp_find_header(evhttp_request_get_input_headers(call->req),
-	    "Content-Type");
-	if (!fe_content_type_json(ct)) {
+	if (!fe_content_type_json(hv->value[HDR_CONTENT_TYPE])) {
 		fe_call_error(call, 415, "unsupported_media_type",
 		    "Content-Type must be application/json");
 		return -1;
@@ -501,7 +520,7 @@ body_get(struct fe_call *call, const char **body, size_t *len)
 }
 
 static void
-route_create_spend(struct fe_call *call)
+route_create_spend(struct fe_call *call, const struct req_headers *hv)
 {
 	/*
 	 * Several KiB: a large allocation per request cost more than the
@@ -515,7 +534,7 @@ route_create_spend(struct fe_call *call)
 	char msg[ERROR_MESSAGE_MAX];
 	size_t len;
 
-	if (body_get(call, &body, &len) == -1)
+	if (body_get(call, hv, &body, &len) == -1)
 		return;
 	if (fe_parse_create_spend(body, len, m, msg, sizeof(msg)) == -1) {
 		fe_call_error(call, 400, "invalid_request", msg);
@@ -583,7 +602,8 @@ route_local(struct fe_call *call)
 }
 
 static void
-route_dispatch(struct fe_call *call, const char *id)
+route_dispatch(struct fe_call *call, const struct req_headers *hv,
+    const char *id)
 {
 	struct frontend *fe = call->fe;
 
@@ -600,7 +620,7 @@ route_dispatch(struct fe_call *call, const char *id)
 		fe_wait_start(call, id, evhttp_uri_get_query(
 		    evhttp_request_get_evhttp_uri(call->req)));
 	else if (call->route == ROUTE_CREATE_SPEND)
-		route_create_spend(call);
+		route_create_spend(call, hv);
 	else if (call->route == ROUTE_GET_BALANCE)
 		route_get_balance(call);
 	else
@@ -661,6 +681,7 @@ http_request(struct evhttp_request *req, void *arg)
 {
 	struct frontend *fe = arg;
 	struct fe_call call;
+	struct req_headers hv;
 	const char *why;
 	char id[SPEND_ID_MAX + 1];
 	int status;
@@ -674,10 +695,10 @@ http_request(struct evhttp_request *req, void *arg)
 		    "service_unavailable", why);
 		return;
 	}
-	if (check_request(&call) == -1 ||
+	if (check_request(&call, &hv) == -1 ||
 	    route_request(&call, id, sizeof(id)) == -1)
 		return;
-	route_dispatch(&call, id);
+	route_dispatch(&call, &hv, id);
 }
 
 /*
