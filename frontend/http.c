@@ -139,6 +139,54 @@ reply_flush(struct evhttp_connection *evcon)
 		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }
 
+static char *
+put_str(char *p, const char *s)
+{
+	size_t len = strlen(s);
+
+	memcpy(p, s, len);
+	return p + len;
+}
+
+static char *
+put_num(char *p, int64_t v)
+{
+	char num[24], *d = num + sizeof(num);
+
+	d = fe_digits(d, v < 0 ? -(uint64_t)v : (uint64_t)v);
+	if (v < 0)
+		*--d = '-';
+	memcpy(p, d, (size_t)(num + sizeof(num) - d));
+	return p + (num + sizeof(num) - d);
+}
+
+/*
+ * The one line per request, formatted here rather than by log_info()'s
+ * printf: seven conversions cost more than the rest of the reply's own
+ * work.  The fixed text (58 bytes), four uint32_t and a status (at most
+ * 51 characters) and a route name fit in 160 bytes; the agent label is
+ * printed as log_safe() makes it, at most AGENT_LABEL_MAX bytes.
+ */
+static void
+log_request(const struct fe_call *call, int status)
+{
+	char line[160 + AGENT_LABEL_MAX + 1], *p = line;
+
+	if (log_getlevel() < LOG_INFO)
+		return;
+	p = put_num(put_str(p, "event=request req="), call->reqid);
+	p = put_num(put_str(p, " uid="), call->caller.uid);
+	p = put_num(put_str(p, " gid="), call->caller.gid);
+	p = put_num(put_str(p, " pid="), call->caller.pid);
+	p = put_str(put_str(p, " route="), route_names[call->route]);
+	p = put_num(put_str(p, " status="), status);
+	p = put_str(p, " agent=\"");
+	log_safe(p, AGENT_LABEL_MAX + 1, call->caller.agent);
+	p += strlen(p);
+	memcpy(p, "\"", 2);
+	log_info("%s", line);
+}
+
 void
 fe_call_reply(struct fe_call *call, int status, const char *body)
 {
@@ -147,7 +195,6 @@ fe_call_reply(struct fe_call *call, int status, const char *body)
 	struct evkeyvalq *h;
 	struct evbuffer *out;
 	const char *date;
-	char agent[AGENT_LABEL_MAX + 1];
 
 	if (req == NULL)
 		return;
@@ -172,10 +219,7 @@ fe_call_reply(struct fe_call *call, int status, const char *body)
 	evhttp_send_reply(req, status, NULL, NULL);
 	if (evcon != NULL)
 		reply_flush(evcon);
-	log_info("event=request req=%u uid=%u gid=%u pid=%u route=%s "
-	    "status=%d agent=\"%s\"", call->reqid, call->caller.uid,
-	    call->caller.gid, call->caller.pid, route_names[call->route],
-	    status, log_safe(agent, sizeof(agent), call->caller.agent));
+	log_request(call, status);
 }
 
 void

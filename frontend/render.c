@@ -79,16 +79,25 @@ add_str_or_null(struct tree *t, cJSON *o, const char *name, const char *v)
 		add_str(t, o, name, v);
 }
 
+/* Digit by digit: snprintf() cost more than the rest of a balance. */
+char *
+fe_digits(char *end, uint64_t u)
+{
+	do {
+		*--end = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	return end;
+}
+
 /*
  * cJSON prints large doubles in exponent form (10^15 as 1e+15), which some
- * clients read as a float; cents are integers, so they are printed as such,
- * digit by digit: snprintf() cost more than the rest of a balance.
+ * clients read as a float; cents are integers, so they are printed as such.
  */
 static void
 add_cents(struct tree *t, cJSON *o, const char *name, int64_t v)
 {
 	char *num, *p;
-	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
 	cJSON *n;
 
 	if (t->nnum >= RENDER_NUMS) {
@@ -98,10 +107,7 @@ add_cents(struct tree *t, cJSON *o, const char *name, int64_t v)
 	num = t->num[t->nnum++];
 	p = num + sizeof(t->num[0]);
 	*--p = '\0';
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
+	p = fe_digits(p, v < 0 ? -(uint64_t)v : (uint64_t)v);
 	if (v < 0)
 		*--p = '-';
 	if ((n = add(t, o, name, cJSON_Raw | cJSON_IsReference)) != NULL)
