@@ -23,6 +23,7 @@
 #include "log.h"
 #include "sdnotify.h"
 #include "proto.h"
+#include "util.h"
 
 _Static_assert(FRONTEND_INFLIGHT_MAX <= IPC_INFLIGHT_MAX,
     "the broker would refuse requests the frontend holds");
@@ -57,22 +58,51 @@ call_finish(struct fe_call *c)
 	struct frontend *fe = c->fe;
 
 	frontend_call_detach(c);
-	if (c->timer != NULL)
-		event_free(c->timer);
+	TAILQ_REMOVE(&fe->by_deadline, c, by_deadline);
 	LIST_REMOVE(c, bucket);
 	fe->ninflight--;
 	free(c);
 }
 
+/*
+ * Every call waits the same FRONTEND_BROKER_TIMEOUT_S, so the calls in
+ * sending order are in deadline order too, and one timer, armed for the
+ * oldest, serves them all: a timer made, added and freed per call cost
+ * two allocations and two heap operations.  An answered call leaves the
+ * timer as it is; when it fires for a call already gone, it is armed
+ * again for the new oldest.
+ */
 static void
-call_timeout(evutil_socket_t fd, short what, void *arg)
+calls_arm(struct frontend *fe, int64_t now)
 {
-	struct fe_call *c = arg;
+	struct fe_call *c;
+	struct timeval tv;
+	int64_t ms;
 
-	log_warnx("event=broker_timeout req=%u", c->reqid);
-	fe_call_error(c, 504, "broker_timeout",
-	    "the broker did not answer in time");
-	call_finish(c);
+	if ((c = TAILQ_FIRST(&fe->by_deadline)) == NULL)
+		return;
+	ms = c->deadline_ms > now ? c->deadline_ms - now : 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (evtimer_add(fe->call_timer, &tv) == -1)
+		fatalx("%s: evtimer_add", __func__);
+}
+
+static void
+calls_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct frontend *fe = arg;
+	struct fe_call *c;
+	int64_t now = mono_ms();
+
+	while ((c = TAILQ_FIRST(&fe->by_deadline)) != NULL &&
+	    c->deadline_ms <= now) {
+		log_warnx("event=broker_timeout req=%u", c->reqid);
+		fe_call_error(c, 504, "broker_timeout",
+		    "the broker did not answer in time");
+		call_finish(c);
+	}
+	calls_arm(fe, now);
 }
 
 void
@@ -82,6 +112,10 @@ frontend_broker_init(struct frontend *fe, int fd)
 
 	for (i = 0; i < FE_INFLIGHT_BUCKETS; i++)
 		LIST_INIT(&fe->inflight[i]);
+	TAILQ_INIT(&fe->by_deadline);
+	if ((fe->call_timer = evtimer_new(fe->base, calls_timeout, fe)) ==
+	    NULL)
+		fatalx("%s: evtimer_new failed", __func__);
 	fe->broker = ipc_peer_new(fe->base, fd, frontend_dispatch_broker,
 	    broker_closed, fe);
 	/* The requests of one loop turn leave in one sendmmsg. */
@@ -104,15 +138,15 @@ frontend_broker_hello(struct frontend *fe)
 
 /*
  * Sends b (already encoded with call->reqid) and keeps a heap copy of the
- * call until the broker answers or the timer fires.  Answers the agent at
- * once when the broker cannot take the request.
+ * call until the broker answers or its deadline passes.  Answers the agent
+ * at once when the broker cannot take the request.
  */
 void
 frontend_broker_call(struct fe_call *call, const struct ipc_buf *b)
 {
 	struct frontend *fe = call->fe;
-	struct timeval tv = { FRONTEND_BROKER_TIMEOUT_S, 0 };
 	struct fe_call *c;
+	int64_t now;
 
 	if (fe->broker == NULL || fe->broker_lost || !fe->configured) {
 		fe_call_error(call, 503, "broker_unavailable",
@@ -127,16 +161,17 @@ frontend_broker_call(struct fe_call *call, const struct ipc_buf *b)
 	*c = *call;
 	c->conn = NULL;
 	c->linked = 0;
-	if ((c->timer = evtimer_new(fe->base, call_timeout, c)) == NULL ||
-	    evtimer_add(c->timer, &tv) == -1 ||
-	    ipc_peer_send(fe->broker, b) == -1) {
-		if (c->timer != NULL)
-			event_free(c->timer);
+	if (ipc_peer_send(fe->broker, b) == -1) {
 		free(c);
 		fe_call_error(call, 503, "broker_unavailable",
 		    "the broker cannot take the request");
 		return;
 	}
+	now = mono_ms();
+	c->deadline_ms = now + FRONTEND_BROKER_TIMEOUT_S * 1000;
+	TAILQ_INSERT_TAIL(&fe->by_deadline, c, by_deadline);
+	if (!evtimer_pending(fe->call_timer, NULL))
+		calls_arm(fe, now);
 	LIST_INSERT_HEAD(bucket(fe, c->reqid), c, bucket);
 	fe->ninflight++;
 	frontend_call_attach(c, call->conn);

@@ -47,9 +47,9 @@ struct fe_wait;
 /*
  * One agent request.  Answered at once, a call lives on the stack; sent to
  * the broker, it is copied to the heap and kept in the table of requests in
- * flight until the broker answers or its timer fires.  req and conn become
- * NULL when the agent's connection closes first, and the late answer is
- * then dropped without touching either.
+ * flight until the broker answers or its deadline passes.  req and conn
+ * become NULL when the agent's connection closes first, and the late
+ * answer is then dropped without touching either.
  */
 struct fe_call {
 	struct frontend		*fe;
@@ -60,16 +60,18 @@ struct fe_call {
 	struct msg_caller	 caller;
 	int			 close;		/* answer with Connection: close */
 	int			 linked;	/* on conn->calls */
-	struct event		*timer;
+	int64_t			 deadline_ms;	/* broker.c: mono_ms() */
 	/* wait_spend (wait.c): the id asked for, the timeout, and whether
 	   the call is held by a waiter rather than in flight. */
 	char			 wait_id[SPEND_ID_MAX + 1];
 	uint32_t		 wait_s;
 	int			 held;
 	LIST_ENTRY(fe_call)	 bucket;	/* broker.c: by reqid */
+	TAILQ_ENTRY(fe_call)	 by_deadline;	/* broker.c: in sending order */
 	LIST_ENTRY(fe_call)	 conn_entry;	/* http.c: by connection */
 };
 LIST_HEAD(fe_calls, fe_call);
+TAILQ_HEAD(fe_call_fifo, fe_call);
 
 #define FE_INFLIGHT_BUCKETS	1024	/* power of two */
 #define FE_UID_BUCKETS		256	/* power of two */
@@ -97,8 +99,10 @@ struct frontend {
 	int			 broker_lost;
 	struct msg_config	 config;
 
-	/* Requests in flight, by reqid. */
+	/* Requests in flight, by reqid and by deadline, and their timer. */
 	struct fe_calls		 inflight[FE_INFLIGHT_BUCKETS];
+	struct fe_call_fifo	 by_deadline;
+	struct event		*call_timer;
 	unsigned		 ninflight;
 	uint32_t		 next_reqid;
 	int			 reqid_wrapped;
@@ -142,6 +146,8 @@ int	fe_route_match(const char *method, const char *path,
 	    const char **why);
 
 /* render.c */
+/* Writes the decimal digits of u just before end; returns the first. */
+char	*fe_digits(char *end, uint64_t u);
 char	*fe_render_error(const char *code, const char *message);
 char	*fe_render_spend(const struct msg_spend *, int *status);
 char	*fe_render_wait(const struct spend_obj *, int timed_out, int *status);

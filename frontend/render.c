@@ -12,98 +12,143 @@
 #include "dinolimits.h"
 
 /*
- * The text of a tree, which is freed.  Printed into a buffer on the stack
- * and copied once at its exact size: cJSON_PrintUnformatted() grows its
- * buffer by reallocation, which costs more than the copy.  An answer too
- * large for the stack buffer is printed the usual way.
- */
-static char *
-print_and_free(cJSON *root, int failed)
-{
-	char buf[FE_RENDER_STACK], *s = NULL;
-	size_t len;
-
-	if (root == NULL)
-		return NULL;
-	if (!failed) {
-		if (cJSON_PrintPreallocated(root, buf, sizeof(buf), 0)) {
-			len = strlen(buf) + 1;
-			if ((s = cJSON_malloc(len)) != NULL)
-				memcpy(s, buf, len);
-		} else
-			s = cJSON_PrintUnformatted(root);
-	}
-	cJSON_Delete(root);
-	return s;
-}
-
-/*
+ * An answer is a tree of cJSON nodes that all live in one struct on the
+ * caller's stack: cJSON links and prints them like any tree, but nothing
+ * is allocated for them.  Making and freeing some twenty nodes per answer
+ * cost more than printing them.  Such a tree never reaches cJSON_Delete().
  * Members are named by constant strings and, for strings, valued by
- * references to the caller's text, so neither is copied; every tree here
- * is printed and freed before its source goes.  A member that could not
- * be added sets *failed, and the answer is then not printed at all rather
- * than printed without it.
+ * references to the caller's text, so neither is copied; a tree is
+ * printed before its source goes.
  */
+#define RENDER_NODES	24	/* nodes of the largest answer, a spend */
+#define RENDER_NUMS	5	/* cents members of the largest, a balance */
+
+struct tree {
+	cJSON	 root;
+	cJSON	 node[RENDER_NODES];
+	char	 num[RENDER_NUMS][24];
+	int	 nnode;
+	int	 nnum;
+	int	 failed;	/* a member did not fit: print nothing */
+};
+
 static void
-add(cJSON *o, const char *name, cJSON *v, int *failed)
+tree_init(struct tree *t)
 {
-	if (v == NULL || !cJSON_AddItemToObjectCS(o, name, v)) {
-		cJSON_Delete(v);
-		*failed = 1;
+	memset(&t->root, 0, sizeof(t->root));
+	t->root.type = cJSON_Object;
+	t->nnode = t->nnum = t->failed = 0;
+}
+
+/* A new member of o, or NULL (and the answer failed) past RENDER_NODES. */
+static cJSON *
+add(struct tree *t, cJSON *o, const char *name, int type)
+{
+	cJSON *v;
+
+	if (t->nnode >= RENDER_NODES) {
+		t->failed = 1;
+		return NULL;
 	}
+	v = &t->node[t->nnode++];
+	memset(v, 0, sizeof(*v));
+	v->type = type;
+	if (!cJSON_AddItemToObjectCS(o, name, v)) {
+		t->failed = 1;
+		return NULL;
+	}
+	return v;
 }
 
 static void
-add_str(cJSON *o, const char *name, const char *v, int *failed)
+add_str(struct tree *t, cJSON *o, const char *name, const char *v)
 {
-	add(o, name, cJSON_CreateStringReference(v), failed);
+	cJSON *n;
+
+	if ((n = add(t, o, name, cJSON_String | cJSON_IsReference)) != NULL)
+		n->valuestring = (char *)v;
 }
 
 /* A string member, or null when the broker sent "" (absent). */
 static void
-add_str_or_null(cJSON *o, const char *name, const char *v, int *failed)
+add_str_or_null(struct tree *t, cJSON *o, const char *name, const char *v)
 {
-	add(o, name, v[0] == '\0' ? cJSON_CreateNull() :
-	    cJSON_CreateStringReference(v), failed);
+	if (v[0] == '\0')
+		add(t, o, name, cJSON_NULL);
+	else
+		add_str(t, o, name, v);
+}
+
+/* Digit by digit: snprintf() cost more than the rest of a balance. */
+char *
+fe_digits(char *end, uint64_t u)
+{
+	do {
+		*--end = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	return end;
 }
 
 /*
  * cJSON prints large doubles in exponent form (10^15 as 1e+15), which some
- * clients read as a float; cents are integers, so they are printed as such,
- * digit by digit: snprintf() cost more than the rest of a balance.
+ * clients read as a float; cents are integers, so they are printed as such.
  */
 static void
-add_cents(cJSON *o, const char *name, int64_t v, int *failed)
+add_cents(struct tree *t, cJSON *o, const char *name, int64_t v)
 {
-	char num[24], *p = num + sizeof(num);
-	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	char *num, *p;
+	cJSON *n;
 
+	if (t->nnum >= RENDER_NUMS) {
+		t->failed = 1;
+		return;
+	}
+	num = t->num[t->nnum++];
+	p = num + sizeof(t->num[0]);
 	*--p = '\0';
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
+	p = fe_digits(p, v < 0 ? -(uint64_t)v : (uint64_t)v);
 	if (v < 0)
 		*--p = '-';
-	add(o, name, cJSON_CreateRaw(p), failed);
+	if ((n = add(t, o, name, cJSON_Raw | cJSON_IsReference)) != NULL)
+		n->valuestring = p;
+}
+
+/*
+ * The text of a tree, for cJSON_free(), or NULL.  Printed into a buffer on
+ * the stack and copied once at its exact size: cJSON_PrintUnformatted()
+ * grows its buffer by reallocation, which costs more than the copy.  An
+ * answer too large for the stack buffer is printed the usual way.
+ */
+static char *
+tree_print(struct tree *t)
+{
+	char buf[FE_RENDER_STACK], *s = NULL;
+	size_t len;
+
+	if (t->failed)
+		return NULL;
+	if (cJSON_PrintPreallocated(&t->root, buf, sizeof(buf), 0)) {
+		len = strlen(buf) + 1;
+		if ((s = cJSON_malloc(len)) != NULL)
+			memcpy(s, buf, len);
+	} else
+		s = cJSON_PrintUnformatted(&t->root);
+	return s;
 }
 
 char *
 fe_render_error(const char *code, const char *message)
 {
-	cJSON *root, *err;
-	int failed = 0;
+	struct tree t;
+	cJSON *err;
 
-	if ((root = cJSON_CreateObject()) == NULL)
-		return NULL;
-	if ((err = cJSON_CreateObject()) == NULL) {
-		cJSON_Delete(root);
-		return NULL;
+	tree_init(&t);
+	if ((err = add(&t, &t.root, "error", cJSON_Object)) != NULL) {
+		add_str(&t, err, "code", code);
+		add_str(&t, err, "message", message);
 	}
-	add_str(err, "code", code, &failed);
-	add_str(err, "message", message, &failed);
-	add(root, "error", err, &failed);
-	return print_and_free(root, failed);
+	return tree_print(&t);
 }
 
 /*
@@ -116,40 +161,39 @@ static char *
 spend_render(const struct spend_obj *s, int replayed, int timed_out,
     int *status)
 {
-	cJSON *o;
-	int failed = 0;
+	struct tree t;
+	cJSON *o = &t.root;
 
 	*status = strcmp(s->status, "submitting") == 0 ? 202 : 200;
-	if ((o = cJSON_CreateObject()) == NULL)
-		return NULL;
-	add_str(o, "id", s->id, &failed);
-	add_str(o, "status", s->status, &failed);
-	add_str_or_null(o, "decision_reason", s->decision_reason, &failed);
-	add_str_or_null(o, "budget_period", s->budget_period, &failed);
+	tree_init(&t);
+	add_str(&t, o, "id", s->id);
+	add_str(&t, o, "status", s->status);
+	add_str_or_null(&t, o, "decision_reason", s->decision_reason);
+	add_str_or_null(&t, o, "budget_period", s->budget_period);
 	if (s->has_remaining) {
-		add_cents(o, "remaining_budget_cents",
-		    s->remaining_budget_cents, &failed);
-		add_cents(o, "remaining_monthly_budget_cents",
-		    s->remaining_monthly_budget_cents, &failed);
+		add_cents(&t, o, "remaining_budget_cents",
+		    s->remaining_budget_cents);
+		add_cents(&t, o, "remaining_monthly_budget_cents",
+		    s->remaining_monthly_budget_cents);
 	}
-	add_cents(o, "amount_cents", s->amount_cents, &failed);
-	add_str(o, "currency", s->currency, &failed);
-	add_str(o, "merchant_name", s->merchant_name, &failed);
-	add_str(o, "reason", s->reason, &failed);
+	add_cents(&t, o, "amount_cents", s->amount_cents);
+	add_str(&t, o, "currency", s->currency);
+	add_str(&t, o, "merchant_name", s->merchant_name);
+	add_str(&t, o, "reason", s->reason);
 	if (s->approval_url[0] != '\0')
-		add_str(o, "approval_url", s->approval_url, &failed);
-	add_str_or_null(o, "team_id", s->team_id, &failed);
-	add_str_or_null(o, "agent_account_id", s->agent_account_id, &failed);
-	add_str_or_null(o, "decided_at", s->decided_at, &failed);
-	add_str_or_null(o, "created_at", s->created_at, &failed);
-	add_str_or_null(o, "updated_at", s->updated_at, &failed);
+		add_str(&t, o, "approval_url", s->approval_url);
+	add_str_or_null(&t, o, "team_id", s->team_id);
+	add_str_or_null(&t, o, "agent_account_id", s->agent_account_id);
+	add_str_or_null(&t, o, "decided_at", s->decided_at);
+	add_str_or_null(&t, o, "created_at", s->created_at);
+	add_str_or_null(&t, o, "updated_at", s->updated_at);
 	if (s->idempotency_key[0] != '\0')
-		add_str(o, "idempotency_key", s->idempotency_key, &failed);
+		add_str(&t, o, "idempotency_key", s->idempotency_key);
 	if (replayed)
-		add(o, "replayed", cJSON_CreateTrue(), &failed);
+		add(&t, o, "replayed", cJSON_True);
 	if (timed_out)
-		add(o, "timed_out", cJSON_CreateTrue(), &failed);
-	return print_and_free(o, failed);
+		add(&t, o, "timed_out", cJSON_True);
+	return tree_print(&t);
 }
 
 char *
@@ -177,31 +221,28 @@ static const char *const balance_names[BAL_NFIELDS] = {
 char *
 fe_render_balance(const struct msg_balance *b)
 {
-	cJSON *o;
-	int i, failed = 0;
+	struct tree t;
+	int i;
 
-	if ((o = cJSON_CreateObject()) == NULL)
-		return NULL;
+	tree_init(&t);
 	if (b->currency[0] != '\0')
-		add_str(o, "currency", b->currency, &failed);
+		add_str(&t, &t.root, "currency", b->currency);
 	if (b->budget_period[0] != '\0')
-		add_str(o, "budget_period", b->budget_period, &failed);
+		add_str(&t, &t.root, "budget_period", b->budget_period);
 	for (i = 0; i < BAL_NFIELDS; i++)
 		if (b->has[i])
-			add_cents(o, balance_names[i], b->value[i], &failed);
-	return print_and_free(o, failed);
+			add_cents(&t, &t.root, balance_names[i], b->value[i]);
+	return tree_print(&t);
 }
 
 char *
 fe_render_health(int connected)
 {
-	cJSON *o;
-	int failed = 0;
+	struct tree t;
 
-	if ((o = cJSON_CreateObject()) == NULL)
-		return NULL;
-	add_str(o, "status", "ok", &failed);
-	add_str(o, "broker", connected ? "connected" : "disconnected",
-	    &failed);
-	return print_and_free(o, failed);
+	tree_init(&t);
+	add_str(&t, &t.root, "status", "ok");
+	add_str(&t, &t.root, "broker", connected ? "connected" :
+	    "disconnected");
+	return tree_print(&t);
 }

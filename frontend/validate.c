@@ -17,9 +17,21 @@
 #include "util.h"
 
 /* The members create_spend accepts; every other name is refused. */
-static const char *const create_fields[] = {
-	"amount_cents", "currency", "merchant_name", "reason",
-	"idempotency_key",
+enum create_field {
+	CF_AMOUNT,
+	CF_CURRENCY,
+	CF_MERCHANT,
+	CF_REASON,
+	CF_IDEMPOTENCY_KEY,
+	CF_N
+};
+
+static const char *const create_fields[CF_N] = {
+	[CF_AMOUNT] = "amount_cents",
+	[CF_CURRENCY] = "currency",
+	[CF_MERCHANT] = "merchant_name",
+	[CF_REASON] = "reason",
+	[CF_IDEMPOTENCY_KEY] = "idempotency_key",
 };
 
 static int
@@ -29,41 +41,41 @@ bad(char *msg, size_t msglen, const char *field, const char *what)
 	return -1;
 }
 
+/* The field a member name is, or -1. */
 static int
-known_field(const char *name)
+field_of(const char *name)
 {
-	size_t i;
+	int i;
 
-	for (i = 0; i < nitems(create_fields); i++)
+	for (i = 0; i < CF_N; i++)
 		if (strcmp(name, create_fields[i]) == 0)
-			return 1;
-	return 0;
+			return i;
+	return -1;
 }
 
-/* Copies a checked text member into a fixed field of the message. */
+/* Copies a checked text member (NULL if absent) into the message. */
 static int
-get_text(const cJSON *root, const char *field, size_t minlen, size_t maxlen,
+get_text(const cJSON *item, const char *field, size_t minlen, size_t maxlen,
     char *out, size_t outlen, char *msg, size_t msglen)
 {
 	const char *s, *why = NULL;
+	size_t len;
 
-	s = json_get_text(cJSON_GetObjectItemCaseSensitive(root, field),
-	    minlen, maxlen, &why);
+	s = json_get_text(item, minlen, maxlen, &why);
 	if (s == NULL)
 		return bad(msg, msglen, field, why);
-	if (snprintf(out, outlen, "%s", s) >= (int)outlen)
+	if ((len = strlen(s)) >= outlen)
 		return bad(msg, msglen, field, "too long");
+	memcpy(out, s, len + 1);
 	return 0;
 }
 
 static int
-get_currency(const cJSON *root, char *out, size_t outlen, char *msg,
+get_currency(const cJSON *item, char *out, size_t outlen, char *msg,
     size_t msglen)
 {
-	const cJSON *item;
 	size_t i;
 
-	item = cJSON_GetObjectItemCaseSensitive(root, "currency");
 	if (item == NULL)
 		return bad(msg, msglen, "currency", "missing");
 	if (!cJSON_IsString(item) || item->valuestring == NULL)
@@ -81,40 +93,49 @@ get_currency(const cJSON *root, char *out, size_t outlen, char *msg,
 
 /* Absent is fine (""); present must be 1-128 printable ASCII. */
 static int
-get_idempotency_key(const cJSON *root, char *out, size_t outlen, char *msg,
+get_idempotency_key(const cJSON *item, char *out, size_t outlen, char *msg,
     size_t msglen)
 {
-	const cJSON *item;
 	size_t len;
 
-	item = cJSON_GetObjectItemCaseSensitive(root, "idempotency_key");
 	out[0] = '\0';
 	if (item == NULL)
 		return 0;
 	if (!cJSON_IsString(item) || item->valuestring == NULL)
 		return bad(msg, msglen, "idempotency_key", "must be a string");
 	len = strlen(item->valuestring);
-	if (len < 1 || len > IDEMPOTENCY_KEY_MAX ||
+	if (len < 1 || len > IDEMPOTENCY_KEY_MAX || len >= outlen ||
 	    !printable_ascii(item->valuestring, len))
 		return bad(msg, msglen, "idempotency_key",
 		    "must be 1-128 printable ASCII characters");
-	snprintf(out, outlen, "%s", item->valuestring);
+	memcpy(out, item->valuestring, len + 1);
 	return 0;
 }
 
+/*
+ * Refuses any member but the fields, and finds each field in the same
+ * pass: json_parse_strict() refused a repeated name, so the member found
+ * is the only one of its name, as cJSON_GetObjectItemCaseSensitive()
+ * would find it.  An absent field stays NULL.
+ */
 static int
-check_members(const cJSON *root, char *msg, size_t msglen)
+check_members(const cJSON *root, const cJSON *member[CF_N], char *msg,
+    size_t msglen)
 {
 	const cJSON *it;
 	char name[64];
+	int f;
 
+	memset(member, 0, CF_N * sizeof(member[0]));
 	if (!cJSON_IsObject(root))
 		return bad(msg, msglen, "body", "must be a JSON object");
-	for (it = root->child; it != NULL; it = it->next)
-		if (!known_field(it->string))
+	for (it = root->child; it != NULL; it = it->next) {
+		if ((f = field_of(it->string)) == -1)
 			return bad(msg, msglen,
 			    log_safe(name, sizeof(name), it->string),
 			    "unknown field");
+		member[f] = it;
+	}
 	return 0;
 }
 
@@ -129,6 +150,7 @@ int
 fe_parse_create_spend(const char *body, size_t len,
     struct msg_create_spend *out, char *msg, size_t msglen)
 {
+	const cJSON *member[CF_N];
 	const char *why = NULL;
 	cJSON *root;
 	int r = -1;
@@ -138,22 +160,24 @@ fe_parse_create_spend(const char *body, size_t len,
 		return bad(msg, msglen, "body", "too large");
 	if ((root = json_parse_strict(body, len, JSON_DEPTH_MAX, &why)) == NULL)
 		return bad(msg, msglen, "body", why);
-	if (check_members(root, msg, msglen) == -1)
+	if (check_members(root, member, msg, msglen) == -1)
 		goto done;
-	if (json_get_int(cJSON_GetObjectItemCaseSensitive(root, "amount_cents"),
-	    AMOUNT_CENTS_MIN, AMOUNT_CENTS_MAX, &out->amount_cents, &why) == -1) {
+	if (json_get_int(member[CF_AMOUNT], AMOUNT_CENTS_MIN, AMOUNT_CENTS_MAX,
+	    &out->amount_cents, &why) == -1) {
 		bad(msg, msglen, "amount_cents", strcmp(why, "missing") == 0 ?
 		    why : "must be an integer from 1 to 1000000000");
 		goto done;
 	}
-	if (get_currency(root, out->currency, sizeof(out->currency), msg,
-	    msglen) == -1 ||
-	    get_text(root, "merchant_name", 1, MERCHANT_NAME_MAX,
-	    out->merchant_name, sizeof(out->merchant_name), msg, msglen) == -1 ||
-	    get_text(root, "reason", 0, REASON_MAX, out->reason,
+	if (get_currency(member[CF_CURRENCY], out->currency,
+	    sizeof(out->currency), msg, msglen) == -1 ||
+	    get_text(member[CF_MERCHANT], "merchant_name", 1,
+	    MERCHANT_NAME_MAX, out->merchant_name, sizeof(out->merchant_name),
+	    msg, msglen) == -1 ||
+	    get_text(member[CF_REASON], "reason", 0, REASON_MAX, out->reason,
 	    sizeof(out->reason), msg, msglen) == -1 ||
-	    get_idempotency_key(root, out->idempotency_key,
-	    sizeof(out->idempotency_key), msg, msglen) == -1)
+	    get_idempotency_key(member[CF_IDEMPOTENCY_KEY],
+	    out->idempotency_key, sizeof(out->idempotency_key), msg,
+	    msglen) == -1)
 		goto done;
 	r = 0;
 done:

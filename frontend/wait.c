@@ -381,7 +381,6 @@ hold(struct fe_call *c, const struct msg_spend *sp)
 		return -1;
 	}
 	wt->call = *c;
-	wt->call.timer = NULL;
 	wt->call.held = 1;
 	frontend_call_detach(c);
 	c->req = NULL;

@@ -178,6 +178,72 @@ test_cents_edges(void)
 	}
 }
 
+/*
+ * The answer is printed from a tree on the stack: its bytes must be those
+ * of the same tree built on the heap, with every member present and long
+ * enough that the text outgrows the stack buffer and takes the heap path.
+ */
+#define SET(f, v)	snprintf((f), sizeof(f), "%s", (v))
+
+static void
+test_spend_bytes(void)
+{
+	struct msg_spend sp;
+	struct spend_obj *s = &sp.spend;
+	cJSON *o;
+	char *got, *want;
+	int status, big;
+
+	for (big = 0; big < 2; big++) {
+		fill_spend(&sp, "approved");
+		SET(s->decision_reason, "ok \\ \"fine\"");
+		SET(s->budget_period, "monthly");
+		s->has_remaining = 1;
+		s->remaining_budget_cents = -42;
+		s->remaining_monthly_budget_cents = 7;
+		memset(s->reason, big ? '\001' : '"', REASON_MAX);
+		SET(s->approval_url, "https://dino.example/a/1");
+		SET(s->team_id, "team_1");
+		SET(s->agent_account_id, "acct_\xc3\xa9");
+		SET(s->decided_at, "2026-05-07T12:34:57.000Z");
+		SET(s->updated_at, "2026-05-07T12:34:58.000Z");
+		SET(s->idempotency_key, "k-1");
+		sp.replayed = sp.timed_out = 1;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "id", s->id);
+		cJSON_AddStringToObject(o, "status", s->status);
+		cJSON_AddStringToObject(o, "decision_reason",
+		    s->decision_reason);
+		cJSON_AddStringToObject(o, "budget_period", s->budget_period);
+		cJSON_AddRawToObject(o, "remaining_budget_cents", "-42");
+		cJSON_AddRawToObject(o, "remaining_monthly_budget_cents", "7");
+		cJSON_AddRawToObject(o, "amount_cents", "1200");
+		cJSON_AddStringToObject(o, "currency", s->currency);
+		cJSON_AddStringToObject(o, "merchant_name", s->merchant_name);
+		cJSON_AddStringToObject(o, "reason", s->reason);
+		cJSON_AddStringToObject(o, "approval_url", s->approval_url);
+		cJSON_AddStringToObject(o, "team_id", s->team_id);
+		cJSON_AddStringToObject(o, "agent_account_id",
+		    s->agent_account_id);
+		cJSON_AddStringToObject(o, "decided_at", s->decided_at);
+		cJSON_AddStringToObject(o, "created_at", s->created_at);
+		cJSON_AddStringToObject(o, "updated_at", s->updated_at);
+		cJSON_AddStringToObject(o, "idempotency_key",
+		    s->idempotency_key);
+		cJSON_AddTrueToObject(o, "replayed");
+		cJSON_AddTrueToObject(o, "timed_out");
+		want = cJSON_PrintUnformatted(o);
+		got = fe_render_spend(&sp, &status);
+		CHECK(got != NULL && want != NULL && strcmp(got, want) == 0 &&
+		    (strlen(got) > FE_RENDER_STACK) == big,
+		    big ? "spend past the stack buffer: bytes of a heap tree" :
+		    "spend: bytes of a heap tree");
+		cJSON_free(got);
+		cJSON_free(want);
+		cJSON_Delete(o);
+	}
+}
+
 static const cJSON *
 tool(const cJSON *tools, const char *name)
 {
@@ -234,6 +300,7 @@ main(void)
 	test_spend_other();
 	test_balance();
 	test_cents_edges();
+	test_spend_bytes();
 	test_tools();
 	return TAP_DONE();
 }
