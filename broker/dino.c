@@ -194,9 +194,10 @@ struct dino_client {
 	CURL		*easy_pool[DINO_EASY_POOL_MAX];
 	size_t		 neasy_pool;
 	/*
-	 * Finished calls, wiped, each with its retry timer: a call is some
-	 * 5 KiB, and its calloc, wipe and free, and the timer's event_new
-	 * and event_free, were a tenth of a balance look-up.
+	 * Finished calls, wiped, each with its retry timer (and its
+	 * response buffer, if of the first size): a call is some 5 KiB, and
+	 * its calloc, wipe and free, and the timer's event_new and
+	 * event_free, were a tenth of a balance look-up.
 	 */
 	struct dino_call *call_pool[DINO_CALL_POOL_MAX];
 	size_t		 ncall_pool;
@@ -522,6 +523,7 @@ dino_client_free(struct dino_client *c)
 	while (c->ncall_pool > 0) {
 		call = c->call_pool[--c->ncall_pool];
 		event_free(call->retry_ev);
+		free(call->resp);
 		free(call);
 	}
 	log_info("event=dino_client_stats attempts=%llu connects=%llu",
@@ -1078,20 +1080,32 @@ dino_call_free(struct dino_call *call)
 {
 	struct dino_client *c = call->c;
 	struct event *ev = call->retry_ev;
+	char *resp = call->resp;
+	size_t respcap = call->respcap;
 
 	dino_attempt_end(call);
 	TAILQ_REMOVE(&c->calls, call, entry);
 	auth_release(c, call->auth);
 	cJSON_free(call->body);
-	free(call->resp);
 	sodium_memzero(call, sizeof(*call));
 	if (c->ncall_pool == DINO_CALL_POOL_MAX) {
+		free(resp);
 		event_free(ev);
 		free(call);
 		return;
 	}
 	event_del(ev);
 	call->retry_ev = ev;
+	/*
+	 * A response buffer of the first size stays with the pooled call
+	 * (Dino's answers are not secret): a 4 KiB malloc and free per call
+	 * sent glibc through its large-request path every time.
+	 */
+	if (respcap == DINO_RESPONSE_CHUNK) {
+		call->resp = resp;
+		call->respcap = respcap;
+	} else
+		free(resp);
 	c->call_pool[c->ncall_pool++] = call;
 }
 
