@@ -164,18 +164,12 @@ intent_derive_key(const char *instance_id, const char *caller,
 void
 intent_caller_id(uid_t uid, char *out, size_t len)
 {
-	char num[sizeof("uid:") + 20], *p = num + sizeof(num);
-	unsigned long u = (unsigned long)uid;
+	char num[4 + FMT_INT_SIZE];
 
 	/* "uid:%lu", printed here: it is printed twice per create. */
-	*--p = '\0';
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	p -= 4;
-	memcpy(p, "uid:", 4);
-	copy_str(out, len, p);
+	memcpy(num, "uid:", 4);
+	fmt_uint(num + 4, (unsigned long)uid);
+	copy_str(out, len, num);
 }
 
 void

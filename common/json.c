@@ -200,8 +200,6 @@ json_stack_raw(struct json_stack *s, cJSON *o, const char *name,
 void
 json_stack_int(struct json_stack *s, cJSON *o, const char *name, int64_t v)
 {
-	char tmp[24], *p = tmp + sizeof(tmp), *num;
-	uint64_t u;
 	cJSON *n;
 
 	if (v > JSON_RAW_INT_MAX || v < -JSON_RAW_INT_MAX) {
@@ -211,17 +209,8 @@ json_stack_int(struct json_stack *s, cJSON *o, const char *name, int64_t v)
 		return;
 	}
 	n = stack_node(s, o, name, cJSON_Raw);
-	num = s->num[n - s->node];
-	u = v < 0 ? (uint64_t)-v : (uint64_t)v;
-	*--p = '\0';
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		*--p = '-';
-	memcpy(num, p, (size_t)(tmp + sizeof(tmp) - p));
-	n->valuestring = num;
+	n->valuestring = s->num[n - s->node];
+	fmt_int(n->valuestring, v);
 }
 
 size_t

@@ -247,6 +247,31 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+size_t
+fmt_uint(char *buf, uint64_t u)
+{
+	char tmp[FMT_INT_SIZE], *p = tmp + sizeof(tmp);
+	size_t len;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	len = (size_t)(tmp + sizeof(tmp) - p);
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return len;
+}
+
+size_t
+fmt_int(char *buf, int64_t v)
+{
+	if (v >= 0)
+		return fmt_uint(buf, (uint64_t)v);
+	buf[0] = '-';
+	return 1 + fmt_uint(buf + 1, -(uint64_t)v);
+}
+
 /*
  * The date and time to the second are printed once per second (per
  * thread) and the milliseconds by hand: a create stamps two or three

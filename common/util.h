@@ -32,6 +32,17 @@ int	parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 int64_t	now_ms(void);
 int64_t	mono_ms(void);
 
+/*
+ * An integer in decimal, as snprintf "%lld" (or "%llu") prints it: a '-'
+ * when negative, the digits, a NUL; into buf of FMT_INT_SIZE bytes or
+ * more.  Returns the length without the NUL.  Printed by hand because
+ * the printf machinery cost more than the rest of the small answers and
+ * lines that print integers per create; pure, so async-signal-safe too.
+ */
+#define FMT_INT_SIZE	21	/* "-9223372036854775808" and its NUL */
+size_t	fmt_int(char *buf, int64_t v);
+size_t	fmt_uint(char *buf, uint64_t u);
+
 /* "2026-05-07T12:34:56.000Z" from milliseconds since the epoch. */
 void	fmt_iso_ms(char buf[32], int64_t ms);
 

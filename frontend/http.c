@@ -151,13 +151,7 @@ put_str(char *p, const char *s)
 static char *
 put_num(char *p, int64_t v)
 {
-	char num[24], *d = num + sizeof(num);
-
-	d = fe_digits(d, v < 0 ? -(uint64_t)v : (uint64_t)v);
-	if (v < 0)
-		*--d = '-';
-	memcpy(p, d, (size_t)(num + sizeof(num) - d));
-	return p + (num + sizeof(num) - d);
+	return p + fmt_int(p, v);
 }
 
 /*

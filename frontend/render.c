@@ -10,6 +10,7 @@
 
 #include "frontend.h"
 #include "dinolimits.h"
+#include "util.h"
 
 /*
  * An answer is a tree of cJSON nodes that all live in one struct on the
@@ -79,17 +80,6 @@ add_str_or_null(struct tree *t, cJSON *o, const char *name, const char *v)
 		add_str(t, o, name, v);
 }
 
-/* Digit by digit: snprintf() cost more than the rest of a balance. */
-char *
-fe_digits(char *end, uint64_t u)
-{
-	do {
-		*--end = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	return end;
-}
-
 /*
  * cJSON prints large doubles in exponent form (10^15 as 1e+15), which some
  * clients read as a float; cents are integers, so they are printed as such.
@@ -97,7 +87,7 @@ fe_digits(char *end, uint64_t u)
 static void
 add_cents(struct tree *t, cJSON *o, const char *name, int64_t v)
 {
-	char *num, *p;
+	char *num;
 	cJSON *n;
 
 	if (t->nnum >= RENDER_NUMS) {
@@ -105,13 +95,9 @@ add_cents(struct tree *t, cJSON *o, const char *name, int64_t v)
 		return;
 	}
 	num = t->num[t->nnum++];
-	p = num + sizeof(t->num[0]);
-	*--p = '\0';
-	p = fe_digits(p, v < 0 ? -(uint64_t)v : (uint64_t)v);
-	if (v < 0)
-		*--p = '-';
+	fmt_int(num, v);
 	if ((n = add(t, o, name, cJSON_Raw | cJSON_IsReference)) != NULL)
-		n->valuestring = p;
+		n->valuestring = num;
 }
 
 /*

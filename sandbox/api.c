@@ -218,7 +218,7 @@ add_date_length(struct evhttp_request *req)
 	static time_t last = -1;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	time_t now = time(NULL);
-	char len[24];
+	char len[FMT_INT_SIZE];
 	struct tm tm;
 
 	if (req->major != 1 || req->minor < 1)
@@ -230,10 +230,11 @@ add_date_length(struct evhttp_request *req)
 		last = now;
 	}
 	evhttp_add_header(h, "Date", date);
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
-		evhttp_add_header(h, "Content-Length",
-		    jout_digits(len, (int64_t)evbuffer_get_length(
-					 evhttp_request_get_output_buffer(req))));
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		fmt_uint(len, evbuffer_get_length(
+		    evhttp_request_get_output_buffer(req)));
+		evhttp_add_header(h, "Content-Length", len);
+	}
 }
 
 /* The body is already in the request's output buffer. */

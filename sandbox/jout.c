@@ -73,25 +73,6 @@ jout_str(struct jout *j, cJSON *obj, const char *name, const char *val)
 	n->valuestring = (char *)val;
 }
 
-char *
-jout_digits(char *buf, int64_t v)
-{
-	char tmp[20], *p = buf;
-	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		*p++ = '-';
-	while (n > 0)
-		*p++ = tmp[--n];
-	*p = '\0';
-	return buf;
-}
-
 void
 jout_int(struct jout *j, cJSON *obj, const char *name, int64_t v)
 {
@@ -101,7 +82,8 @@ jout_int(struct jout *j, cJSON *obj, const char *name, int64_t v)
 	if (v > -JOUT_EXACT && v < JOUT_EXACT) {
 		/* Printed verbatim, and no valuestring is ever freed here. */
 		n->type |= cJSON_Raw | cJSON_IsReference;
-		n->valuestring = jout_digits(text, v);
+		fmt_int(text, v);
+		n->valuestring = text;
 		return;
 	}
 	n->type |= cJSON_Number;

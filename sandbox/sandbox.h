@@ -150,8 +150,6 @@ void jout_int(struct jout *j, cJSON *obj, const char *name, int64_t v);
 void jout_cat(struct jout *j, cJSON *obj, const char *name, const char *a,
     const char *b);
 void jout_time(struct jout *j, cJSON *obj, const char *name, int64_t ms);
-/* The digits of v, with a sign, NUL-terminated; buf holds 21 bytes. */
-char *jout_digits(char *buf, int64_t v);
 /*
  * root printed as cJSON_PrintUnformatted() would: into a static buffer,
  * valid until the next call, or when it does not fit into *heap, which the

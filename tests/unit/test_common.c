@@ -52,6 +52,40 @@ test_parse_i64(void)
 	    "overflow");
 }
 
+/* fmt_int() and fmt_uint() print what "%lld" and "%llu" print. */
+static void
+test_fmt_int(void)
+{
+	static const int64_t v[] = {0, 1, -1, 9, 10, -10, 99, 100, 12345,
+	    2147483647LL, -2147483648LL, 999999999999999LL, 1000000000000000LL,
+	    INT64_MAX, INT64_MIN + 1, INT64_MIN};
+	static const uint64_t u[] = {0, 7, 10, 4294967295ULL, UINT64_MAX};
+	char got[FMT_INT_SIZE + 4], want[32];
+	size_t i, len;
+	int ok = 1;
+
+	for (i = 0; i < nitems(v); i++) {
+		memset(got, 'x', sizeof(got));
+		len = fmt_int(got, v[i]);
+		snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+		if (strcmp(got, want) != 0 || len != strlen(want)) {
+			printf("# fmt_int: got %s want %s\n", got, want);
+			ok = 0;
+		}
+	}
+	CHECK(ok, "fmt_int prints what %lld prints, INT64_MIN included");
+	ok = 1;
+	for (i = 0; i < nitems(u); i++) {
+		len = fmt_uint(got, u[i]);
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)u[i]);
+		if (strcmp(got, want) != 0 || len != strlen(want))
+			ok = 0;
+	}
+	CHECK(ok, "fmt_uint prints what %llu prints, UINT64_MAX included");
+	CHECK(fmt_int(got, INT64_MIN) == FMT_INT_SIZE - 1,
+	    "FMT_INT_SIZE holds the longest");
+}
+
 static void
 test_ids(void)
 {
@@ -312,6 +346,7 @@ main(void)
 		return 1;
 	test_text();
 	test_parse_i64();
+	test_fmt_int();
 	test_ids();
 	test_ids_unique();
 	test_log_buffer();
