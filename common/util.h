@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -24,6 +25,30 @@ const char *unix_dir_unsafe(const char *path);
 
 /* Reads until len bytes or end of file, retrying EINTR; -1 on error. */
 ssize_t	read_full(int fd, char *buf, size_t len);
+
+/*
+ * snprintf(dst, size, "%s", src) without the printf machinery, which cost
+ * a create dozens of formatted copies of strings: src is copied, cut to
+ * size - 1 bytes when longer (a cut may split a UTF-8 sequence, as
+ * snprintf's does), and dst is always NUL-terminated; size must be at
+ * least 1.  Returns 0, or -1 when src was cut.  Inline: it is called a
+ * few dozen times per create, mostly with a constant size.
+ */
+static inline int
+copy_text(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size);
+	int cut = n == size;
+
+	if (cut)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return cut ? -1 : 0;
+}
+
+/* copy_text() into an array. */
+#define COPY_TEXT(dst, src)	copy_text((dst), sizeof(dst), (src))
 
 /* A whole-string decimal parse into [min, max]; -1 on any junk. */
 int	parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);

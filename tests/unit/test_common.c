@@ -86,6 +86,33 @@ test_fmt_int(void)
 	    "FMT_INT_SIZE holds the longest");
 }
 
+/* copy_text() leaves what snprintf(dst, size, "%s", src) leaves. */
+static void
+test_copy_text(void)
+{
+	static const char *const src[] = {"", "a", "abc", "abcd", "abcde",
+	    "caf\xc3\xa9"};
+	char got[8], want[8];
+	size_t i, size;
+	int ok = 1, rc, cut;
+
+	for (i = 0; i < nitems(src); i++)
+		for (size = 1; size <= 6; size++) {
+			memset(got, 'x', sizeof(got));
+			memset(want, 'x', sizeof(want));
+			rc = copy_text(got, size, src[i]);
+			cut = snprintf(want, size, "%s", src[i]) >= (int)size;
+			if (memcmp(got, want, sizeof(got)) != 0 ||
+			    rc != (cut ? -1 : 0))
+				ok = 0;
+		}
+	CHECK(ok, "copy_text cuts and terminates as snprintf %s does");
+	CHECK(COPY_TEXT(got, "1234567") == 0 && strcmp(got, "1234567") == 0,
+	    "COPY_TEXT: a text that just fits");
+	CHECK(COPY_TEXT(got, "12345678") == -1 && strcmp(got, "1234567") == 0,
+	    "COPY_TEXT: one byte too long is cut");
+}
+
 static void
 test_ids(void)
 {
@@ -347,6 +374,7 @@ main(void)
 	test_text();
 	test_parse_i64();
 	test_fmt_int();
+	test_copy_text();
 	test_ids();
 	test_ids_unique();
 	test_log_buffer();
