@@ -91,6 +91,29 @@ int	text_ok(const char *s, size_t len);
 /* Printable ASCII (0x21-0x7e) only. */
 int	printable_ascii(const char *s, size_t len);
 
+/*
+ * The value of an HTTP Date header for now ("Sun, 06 Nov 1994 08:49:37
+ * GMT"), formatted once a second (per thread) rather than by evhttp with
+ * gmtime and snprintf for every answer; NULL when it cannot be formatted
+ * (evhttp then adds its own).  Valid until the thread's next call.
+ */
+const char *http_date(void);
+
+/*
+ * Writes what evhttp_send_reply() just queued on evcon now, rather than
+ * when the bufferevent is next writable: it would turn EPOLLOUT on, wait
+ * a turn of the loop, write, and turn it off again, while the socket
+ * almost always has room.  With the loop's change list (loop_new()) the
+ * request's turn then ends with one epoll_ctl instead of four.  What does
+ * not fit (a slow reader) stays queued for the bufferevent, and an error
+ * is left for its own write to meet and report.  When all of it left,
+ * the write callback, deferred to the end of this turn, lets evhttp
+ * finish the request (keep-alive, the next pipelined request, or close)
+ * exactly as if the bufferevent had written it.
+ */
+struct evhttp_connection;
+void	http_write_now(struct evhttp_connection *evcon);
+
 /* The daemons' event loop: epoll with its change list. */
 struct event_base;
 struct event_base *loop_new(void);
