@@ -178,9 +178,16 @@ stack_node(struct json_stack *s, cJSON *parent, const char *name, int type)
 }
 
 cJSON *
-json_stack_obj(struct json_stack *s, cJSON *parent, const char *name)
+json_stack_init(struct json_stack *s)
 {
-	return stack_node(s, parent, name, cJSON_Object);
+	s->n = 0;
+	return stack_node(s, NULL, NULL, cJSON_Object);
+}
+
+cJSON *
+json_stack_obj(struct json_stack *s, cJSON *o, const char *name)
+{
+	return stack_node(s, o, name, cJSON_Object);
 }
 
 void
@@ -191,10 +198,42 @@ json_stack_str(struct json_stack *s, cJSON *o, const char *name,
 }
 
 void
+json_stack_null(struct json_stack *s, cJSON *o, const char *name)
+{
+	stack_node(s, o, name, cJSON_NULL);
+}
+
+void
+json_stack_bool(struct json_stack *s, cJSON *o, const char *name, int v)
+{
+	stack_node(s, o, name, v ? cJSON_True : cJSON_False);
+}
+
+void
 json_stack_raw(struct json_stack *s, cJSON *o, const char *name,
     const char *text)
 {
 	stack_node(s, o, name, cJSON_Raw)->valuestring = (char *)text;
+}
+
+char *
+json_stack_strbuf(struct json_stack *s, cJSON *o, const char *name)
+{
+	cJSON *n = stack_node(s, o, name, cJSON_String);
+
+	n->valuestring = s->text[n - s->node];
+	n->valuestring[0] = '\0';
+	return n->valuestring;
+}
+
+void
+json_stack_digits(struct json_stack *s, cJSON *o, const char *name,
+    int64_t v)
+{
+	cJSON *n = stack_node(s, o, name, cJSON_Raw);
+
+	n->valuestring = s->text[n - s->node];
+	fmt_int(n->valuestring, v);
 }
 
 void
@@ -208,9 +247,7 @@ json_stack_int(struct json_stack *s, cJSON *o, const char *name, int64_t v)
 		n->valueint = v > 0 ? INT_MAX : INT_MIN;
 		return;
 	}
-	n = stack_node(s, o, name, cJSON_Raw);
-	n->valuestring = s->num[n - s->node];
-	fmt_int(n->valuestring, v);
+	json_stack_digits(s, o, name, v);
 }
 
 size_t
@@ -237,4 +274,21 @@ json_kept_free(struct json_kept *k)
 	free(k->buf);
 	k->buf = NULL;
 	k->size = 0;
+}
+
+const char *
+json_print_buf(const cJSON *o, char *buf, size_t size, size_t *len,
+    char **heap)
+{
+	const char *text = buf;
+
+	*heap = NULL;
+	if (size > INT_MAX ||
+	    !cJSON_PrintPreallocated((cJSON *)o, buf, (int)size, 0)) {
+		if ((*heap = cJSON_PrintUnformatted(o)) == NULL)
+			return NULL;
+		text = *heap;
+	}
+	*len = strlen(text);
+	return text;
 }

@@ -291,8 +291,7 @@ reply_spend(struct rq *r, const struct spend *s)
 	struct jout j;
 	cJSON *o;
 
-	jout_init(&j);
-	o = jout_object(&j, NULL, NULL);
+	o = jout_init(&j);
 	sbx_store_spend_out(&j, o, s, 0);
 	reply(r, 200, o);
 }

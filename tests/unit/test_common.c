@@ -366,6 +366,135 @@ test_json(void)
 	cJSON_Delete(j);
 }
 
+/* Prints a stack tree; compares with a heap tree's text, frees want. */
+static int
+same_text(const cJSON *root, cJSON *want, const char *name)
+{
+	char buf[64], *heap, *ref;
+	const char *text;
+	size_t len;
+	int ok;
+
+	text = json_print_buf(root, buf, sizeof(buf), &len, &heap);
+	ref = cJSON_PrintUnformatted(want);
+	ok = text != NULL && ref != NULL && strlen(ref) == len &&
+	    strcmp(ref, text) == 0;
+	if (!ok)
+		printf("# %s\n#  got  %s\n#  want %s\n", name, text, ref);
+	cJSON_free(ref);
+	cJSON_free(heap);
+	cJSON_Delete(want);
+	return ok;
+}
+
+/*
+ * json.h's stack trees print what the same tree built on the heap prints:
+ * json_stack_int() as cJSON's numbers at the edges of "%1.15g",
+ * json_stack_digits() plain digits always, and every other member kind.
+ */
+static void
+test_json_stack(void)
+{
+	static const int64_t ints[] = {0, 1, -1, 9, 10, 99, 100, 2147483647LL,
+	    2147483648LL, -2147483648LL, -2147483649LL, 1000000000LL,
+	    100000000000000LL, 999999999999999LL, -999999999999999LL,
+	    1000000000000000LL, -1000000000000000LL, 1234567890123456LL,
+	    9007199254740993LL, INT64_MAX, INT64_MIN + 1, INT64_MIN};
+	struct json_stack st;
+	struct json_kept k = { NULL, 0 };
+	cJSON *o, *want, *w;
+	char name[48], digits[FMT_INT_SIZE], *big, *heap;
+	const char *text;
+	size_t i, len;
+	pid_t pid;
+	int status, ok = 1;
+
+	for (i = 0; i < nitems(ints); i++) {
+		o = json_stack_init(&st);
+		json_stack_int(&st, o, "n", ints[i]);
+		want = cJSON_CreateObject();
+		cJSON_AddNumberToObject(want, "n", (double)ints[i]);
+		snprintf(name, sizeof(name), "json_stack_int %lld",
+		    (long long)ints[i]);
+		CHECK(same_text(o, want, name), name);
+	}
+	for (i = 0; i < nitems(ints); i++) {
+		o = json_stack_init(&st);
+		json_stack_digits(&st, o, "n", ints[i]);
+		fmt_int(digits, ints[i]);
+		want = cJSON_CreateObject();
+		cJSON_AddRawToObject(want, "n", digits);
+		if (!same_text(o, want, "json_stack_digits"))
+			ok = 0;
+	}
+	CHECK(ok, "json_stack_digits: plain digits, never exponent form");
+
+	o = json_stack_init(&st);
+	json_stack_str(&st, o, "s", "a\"b\\c/d\xc3\xa9 \x01");
+	json_stack_null(&st, o, "z");
+	json_stack_bool(&st, o, "t", 1);
+	json_stack_bool(&st, o, "f", 0);
+	json_stack_raw(&st, json_stack_obj(&st, o, "o"), "r", "[1,{}]");
+	json_stack_obj(&st, o, "empty");
+	strcpy(json_stack_strbuf(&st, o, "b"), "2026-05-07T12:34:56.000Z");
+	want = cJSON_CreateObject();
+	cJSON_AddStringToObject(want, "s", "a\"b\\c/d\xc3\xa9 \x01");
+	cJSON_AddNullToObject(want, "z");
+	cJSON_AddTrueToObject(want, "t");
+	cJSON_AddFalseToObject(want, "f");
+	w = cJSON_AddObjectToObject(want, "o");
+	cJSON_AddRawToObject(w, "r", "[1,{}]");
+	cJSON_AddObjectToObject(want, "empty");
+	cJSON_AddStringToObject(want, "b", "2026-05-07T12:34:56.000Z");
+	CHECK(same_text(o, want, "members"),
+	    "every member kind, escapes and nesting, past a 64-byte buffer");
+
+	/* JSON_STACK_NODES, the root included, and not one more. */
+	o = json_stack_init(&st);
+	for (i = 1; i < JSON_STACK_NODES; i++)
+		json_stack_int(&st, o, "n", (int64_t)i);
+	text = json_print_kept(&k, o) > 0 ? k.buf : NULL;
+	CHECK(text != NULL && st.n == JSON_STACK_NODES,
+	    "JSON_STACK_NODES nodes fit");
+	if ((pid = fork()) == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		if (fd != -1)
+			dup2(fd, STDERR_FILENO);
+		json_stack_int(&st, o, "n", 0);
+		_exit(0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid &&
+	    WIFEXITED(status) && WEXITSTATUS(status) != 0,
+	    "one node more is fatal");
+
+	/* The kept buffer grows, and prints what cJSON prints. */
+	if ((big = malloc(10000)) == NULL)
+		return;
+	memset(big, 'x', 9999);
+	big[9999] = '\0';
+	o = json_stack_init(&st);
+	json_stack_str(&st, o, "big", big);
+	len = json_print_kept(&k, o);
+	want = cJSON_CreateObject();
+	cJSON_AddStringToObject(want, "big", big);
+	text = cJSON_PrintUnformatted(want);
+	CHECK(text != NULL && len == strlen(text) && strcmp(k.buf, text) == 0 &&
+	    k.size >= len + 1, "json_print_kept grows to a large text");
+	cJSON_free((void *)text);
+	cJSON_Delete(want);
+	text = json_print_buf(o, name, sizeof(name), &len, &heap);
+	CHECK(text != NULL && text == heap && len == 10009,
+	    "json_print_buf: past the buffer, on the heap");
+	cJSON_free(heap);
+	o = json_stack_init(&st);
+	text = json_print_buf(o, name, sizeof(name), &len, &heap);
+	CHECK(text == name && heap == NULL && len == 2 &&
+	    strcmp(text, "{}") == 0, "json_print_buf: in the buffer");
+	free(big);
+	json_kept_free(&k);
+}
+
 int
 main(void)
 {
@@ -379,5 +508,6 @@ main(void)
 	test_ids_unique();
 	test_log_buffer();
 	test_json();
+	test_json_stack();
 	return TAP_DONE();
 }
