@@ -151,6 +151,10 @@ json_get_text(const cJSON *item, size_t minlen, size_t maxlen,
 /* The size of the first kept print buffer; it doubles while too small. */
 #define JSON_KEPT_START		4096
 
+/* A node's text holds fmt_int()'s digits and fmt_iso_ms()'s time. */
+_Static_assert(JSON_STACK_TEXT >= FMT_INT_SIZE && JSON_STACK_TEXT >= 32,
+    "JSON_STACK_TEXT too small");
+
 static cJSON *
 stack_node(struct json_stack *s, cJSON *parent, const char *name, int type)
 {
