@@ -90,19 +90,6 @@ static void	request_finish(struct request *r, const char *outcome,
 		    uint32_t status);
 
 /*
- * snprintf(dst, size, "%s", src) without the printf machinery, which
- * cost a create a dozen formatted copies of strings.  dst is an array.
- */
-#define COPY_TEXT(dst, src)	copy_text((dst), sizeof(dst), (src))
-
-static void
-copy_text(char *dst, size_t size, const char *src)
-{
-	if (memccpy(dst, src, '\0', size) == NULL)
-		dst[size - 1] = '\0';
-}
-
-/*
  * The listener.
  */
 

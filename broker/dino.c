@@ -1206,34 +1206,20 @@ dino_call_go(struct dino_call *call)
 	return call;
 }
 
-/*
- * A validated amount (1 to AMOUNT_CENTS_MAX) in decimal: the bytes cJSON
- * printed for it as a number, without its sprintf("%1.15g") and sscanf.
- */
-static void
-amount_text(int64_t v, char *buf, size_t size)
-{
-	char tmp[24];
-	size_t n = 0, i = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0 && n < sizeof(tmp));
-	while (n > 0 && i < size - 1)
-		buf[i++] = tmp[--n];
-	buf[i] = '\0';
-}
-
 /* The body from the typed, validated fields only. */
 static char *
 dino_create_body(const struct msg_create_spend *req, size_t *len)
 {
-	char amount[24];
+	char amount[FMT_INT_SIZE];
 	cJSON *o;
 	char *s;
 
-	amount_text(req->amount_cents, amount, sizeof(amount));
+	/*
+	 * A validated amount (1 to AMOUNT_CENTS_MAX) in decimal: the bytes
+	 * cJSON printed for it as a number, without its sprintf("%1.15g")
+	 * and sscanf.
+	 */
+	fmt_int(amount, req->amount_cents);
 	if ((o = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddRawToObject(o, "amount_cents", amount) == NULL ||
 	    cJSON_AddStringToObject(o, "currency", req->currency) == NULL ||

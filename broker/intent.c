@@ -66,23 +66,6 @@ static const struct {
 	    spend.agent_account_id), ACCOUNT_ID_MAX },
 };
 
-/*
- * snprintf(dst, size, "%s", src) without the printf machinery: the spend
- * is copied in and out on every create and every look-up, sixteen strings
- * each way.
- */
-static void
-copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
-/* dst is an array. */
-#define COPY_STR(dst, src)	copy_str((dst), sizeof(dst), (src))
-
 static const char **
 text_slot(struct intent *in, int i)
 {
@@ -164,18 +147,12 @@ intent_derive_key(const char *instance_id, const char *caller,
 void
 intent_caller_id(uid_t uid, char *out, size_t len)
 {
-	char num[sizeof("uid:") + 20], *p = num + sizeof(num);
-	unsigned long u = (unsigned long)uid;
+	char num[4 + FMT_INT_SIZE];
 
 	/* "uid:%lu", printed here: it is printed twice per create. */
-	*--p = '\0';
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	p -= 4;
-	memcpy(p, "uid:", 4);
-	copy_str(out, len, p);
+	memcpy(num, "uid:", 4);
+	fmt_uint(num + 4, (unsigned long)uid);
+	copy_text(out, len, num);
 }
 
 void
@@ -188,7 +165,7 @@ intent_auto_key(char *out, size_t len)
 	memcpy(hex, "auto-", 5);
 	sodium_bin2hex(hex + 5, sizeof(hex) - 5, r, sizeof(r));
 	sodium_memzero(r, sizeof(r));
-	copy_str(out, len, hex);
+	copy_text(out, len, hex);
 }
 
 static size_t
@@ -300,13 +277,13 @@ intent_add(struct intent_table *t, const char *derived, const char *agent_key,
 		return NULL;
 	if ((in = calloc(1, sizeof(*in))) == NULL)
 		fatal("%s: calloc", __func__);
-	COPY_STR(in->derived, derived);
+	COPY_TEXT(in->derived, derived);
 	in->table = t;
 	in->owner_uid = owner;
 	in->principal = pr;
 	in->account = pr->account;
 	in->amount_cents = req->amount_cents;
-	COPY_STR(in->currency, req->currency);
+	COPY_TEXT(in->currency, req->currency);
 	for (i = 0; i < TXT_N; i++)
 		src[i] = "";
 	src[TXT_AGENT] = req->caller.agent;
@@ -415,7 +392,7 @@ intent_set_spend(struct intent_table *t, struct intent *in,
 	changed = in->state != INTENT_ANSWERED ||
 	    strcmp(in->spend.status, s->status) != 0;
 	was_answered = in->state == INTENT_ANSWERED;
-	COPY_STR(from, in->spend.status);
+	COPY_TEXT(from, in->spend.status);
 	intent_spend_put(in, s);
 	in->state = INTENT_ANSWERED;
 	index_id(t, in);
@@ -435,26 +412,26 @@ intent_spend_get(const struct intent *in, struct spend_obj *out)
 	const struct intent_spend *c = &in->spend;
 
 	memset(out, 0, sizeof(*out));
-	COPY_STR(out->id, c->id);
-	COPY_STR(out->status, c->status);
-	COPY_STR(out->decision_reason, c->decision_reason);
-	COPY_STR(out->budget_period, c->budget_period);
+	COPY_TEXT(out->id, c->id);
+	COPY_TEXT(out->status, c->status);
+	COPY_TEXT(out->decision_reason, c->decision_reason);
+	COPY_TEXT(out->budget_period, c->budget_period);
 	out->has_remaining = c->has_remaining;
 	out->remaining_budget_cents = c->remaining_budget_cents;
 	out->remaining_monthly_budget_cents =
 	    c->remaining_monthly_budget_cents;
 	out->amount_cents = c->amount_cents;
-	COPY_STR(out->currency, c->currency);
-	COPY_STR(out->merchant_name, c->merchant_name);
-	COPY_STR(out->reason, c->reason);
-	COPY_STR(out->approval_url, c->approval_url);
-	COPY_STR(out->team_id, c->team_id);
-	COPY_STR(out->agent_account_id, c->agent_account_id);
-	COPY_STR(out->decided_at, c->decided_at);
-	COPY_STR(out->created_at, c->created_at);
-	COPY_STR(out->updated_at, c->updated_at);
+	COPY_TEXT(out->currency, c->currency);
+	COPY_TEXT(out->merchant_name, c->merchant_name);
+	COPY_TEXT(out->reason, c->reason);
+	COPY_TEXT(out->approval_url, c->approval_url);
+	COPY_TEXT(out->team_id, c->team_id);
+	COPY_TEXT(out->agent_account_id, c->agent_account_id);
+	COPY_TEXT(out->decided_at, c->decided_at);
+	COPY_TEXT(out->created_at, c->created_at);
+	COPY_TEXT(out->updated_at, c->updated_at);
 	/* The agent's own key, so that it can retry with it. */
-	COPY_STR(out->idempotency_key, in->agent_key);
+	COPY_TEXT(out->idempotency_key, in->agent_key);
 }
 
 void
@@ -463,16 +440,16 @@ intent_spend_put(struct intent *in, const struct spend_obj *s)
 	struct intent_spend *c = &in->spend;
 	const char *src[TXT_N];
 
-	COPY_STR(c->id, s->id);
-	COPY_STR(c->status, s->status);
+	COPY_TEXT(c->id, s->id);
+	COPY_TEXT(c->status, s->status);
 	c->has_remaining = s->has_remaining;
 	c->remaining_budget_cents = s->remaining_budget_cents;
 	c->remaining_monthly_budget_cents = s->remaining_monthly_budget_cents;
 	c->amount_cents = s->amount_cents;
-	COPY_STR(c->currency, s->currency);
-	COPY_STR(c->decided_at, s->decided_at);
-	COPY_STR(c->created_at, s->created_at);
-	COPY_STR(c->updated_at, s->updated_at);
+	COPY_TEXT(c->currency, s->currency);
+	COPY_TEXT(c->decided_at, s->decided_at);
+	COPY_TEXT(c->created_at, s->created_at);
+	COPY_TEXT(c->updated_at, s->updated_at);
 	src[TXT_AGENT] = in->agent;
 	src[TXT_AGENT_KEY] = in->agent_key;
 	src[TXT_MERCHANT] = in->merchant_name;

@@ -164,8 +164,7 @@ record_line(struct journal *j, const struct jpending *p, uint64_t seq,
 	size_t clen, room;
 
 	fmt_iso_ms(ts, p->ts_ms);
-	st.n = 0;
-	o = json_stack_obj(&st, NULL, NULL);
+	o = json_stack_init(&st);
 	json_stack_int(&st, o, "seq", (int64_t)seq);
 	json_stack_str(&st, o, "ts", ts);
 	json_stack_str(&st, o, "type", p->type);

@@ -77,8 +77,7 @@ jrec_append_intent(struct journal *j, const struct intent *in, journal_cb cb,
 	char caller[32];
 	cJSON *o;
 
-	st.n = 0;
-	o = json_stack_obj(&st, NULL, NULL);
+	o = json_stack_init(&st);
 	intent_caller_id(in->owner_uid, caller, sizeof(caller));
 	json_stack_str(&st, o, "key", in->derived);
 	json_stack_str(&st, o, "principal", in->principal->id);
@@ -103,8 +102,7 @@ jrec_outcome(const struct intent *in, const struct dino_result *res)
 	struct json_stack st;
 	cJSON *o, *e, *raw;
 
-	st.n = 0;
-	o = json_stack_obj(&st, NULL, NULL);
+	o = json_stack_init(&st);
 	json_stack_str(&st, o, "key", in->derived);
 	json_stack_int(&st, o, "http_status", res->http_status);
 	json_stack_int(&st, o, "attempts", res->attempts);
@@ -133,8 +131,7 @@ jrec_append_status(struct journal *j, const struct intent *in,
 	struct json_stack st;
 	cJSON *o;
 
-	st.n = 0;
-	o = json_stack_obj(&st, NULL, NULL);
+	o = json_stack_init(&st);
 	json_stack_str(&st, o, "key", in->derived);
 	json_stack_str(&st, o, "id", in->spend.id);
 	json_stack_str(&st, o, "from", from);
@@ -382,8 +379,7 @@ append_config(struct journal *j, const struct broker_config *cfg,
 	struct json_stack st;
 	cJSON *o;
 
-	st.n = 0;
-	o = json_stack_obj(&st, NULL, NULL);
+	o = json_stack_init(&st);
 	json_stack_str(&st, o, "path", path);
 	json_stack_str(&st, o, "instance_id", cfg->instance_id);
 	json_stack_str(&st, o, "dino_url", cfg->dino_url);
@@ -407,8 +403,7 @@ append_lifecycle(struct journal *j, const char *type, const char *name,
 	struct json_stack st;
 	cJSON *o;
 
-	st.n = 0;
-	o = json_stack_obj(&st, NULL, NULL);
+	o = json_stack_init(&st);
 	json_stack_int(&st, o, "pid", (int64_t)getpid());
 	json_stack_int(&st, o, name, (int64_t)n);
 	(void)journal_append_copy(j, type, o, NULL, NULL);

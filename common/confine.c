@@ -22,6 +22,7 @@
 
 #include "confine.h"
 #include "log.h"
+#include "util.h"
 
 /* getpwnam_r needs a buffer; passwd entries are small. */
 #define CONFINE_PWBUF	4096
@@ -125,9 +126,8 @@ static void
 sigsys_report(int sig, siginfo_t *si, void *ctx)
 {
 	char buf[128];
-	char num[12];
-	size_t len, n = 0;
-	unsigned v = (unsigned)si->si_syscall;
+	char num[FMT_INT_SIZE];
+	size_t len;
 	const char *p;
 
 	len = 0;
@@ -135,12 +135,9 @@ sigsys_report(int sig, siginfo_t *si, void *ctx)
 		buf[len++] = *p;
 	for (p = ": seccomp blocked syscall "; *p != '\0'; p++)
 		buf[len++] = *p;
-	do {
-		num[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0 && n < sizeof(num));
-	while (n > 0 && len < sizeof(buf) - 1)
-		buf[len++] = num[--n];
+	fmt_uint(num, (unsigned)si->si_syscall);
+	for (p = num; *p != '\0' && len < sizeof(buf) - 1; p++)
+		buf[len++] = *p;
 	buf[len++] = '\n';
 	if (write(STDERR_FILENO, buf, len) < 0)
 		_exit(159);

@@ -151,6 +151,10 @@ json_get_text(const cJSON *item, size_t minlen, size_t maxlen,
 /* The size of the first kept print buffer; it doubles while too small. */
 #define JSON_KEPT_START		4096
 
+/* A node's text holds fmt_int()'s digits and fmt_iso_ms()'s time. */
+_Static_assert(JSON_STACK_TEXT >= FMT_INT_SIZE && JSON_STACK_TEXT >= 32,
+    "JSON_STACK_TEXT too small");
+
 static cJSON *
 stack_node(struct json_stack *s, cJSON *parent, const char *name, int type)
 {
@@ -178,9 +182,16 @@ stack_node(struct json_stack *s, cJSON *parent, const char *name, int type)
 }
 
 cJSON *
-json_stack_obj(struct json_stack *s, cJSON *parent, const char *name)
+json_stack_init(struct json_stack *s)
 {
-	return stack_node(s, parent, name, cJSON_Object);
+	s->n = 0;
+	return stack_node(s, NULL, NULL, cJSON_Object);
+}
+
+cJSON *
+json_stack_obj(struct json_stack *s, cJSON *o, const char *name)
+{
+	return stack_node(s, o, name, cJSON_Object);
 }
 
 void
@@ -191,17 +202,47 @@ json_stack_str(struct json_stack *s, cJSON *o, const char *name,
 }
 
 void
+json_stack_null(struct json_stack *s, cJSON *o, const char *name)
+{
+	stack_node(s, o, name, cJSON_NULL);
+}
+
+void
+json_stack_bool(struct json_stack *s, cJSON *o, const char *name, int v)
+{
+	stack_node(s, o, name, v ? cJSON_True : cJSON_False);
+}
+
+void
 json_stack_raw(struct json_stack *s, cJSON *o, const char *name,
     const char *text)
 {
 	stack_node(s, o, name, cJSON_Raw)->valuestring = (char *)text;
 }
 
+char *
+json_stack_strbuf(struct json_stack *s, cJSON *o, const char *name)
+{
+	cJSON *n = stack_node(s, o, name, cJSON_String);
+
+	n->valuestring = s->text[n - s->node];
+	n->valuestring[0] = '\0';
+	return n->valuestring;
+}
+
+void
+json_stack_digits(struct json_stack *s, cJSON *o, const char *name,
+    int64_t v)
+{
+	cJSON *n = stack_node(s, o, name, cJSON_Raw);
+
+	n->valuestring = s->text[n - s->node];
+	fmt_int(n->valuestring, v);
+}
+
 void
 json_stack_int(struct json_stack *s, cJSON *o, const char *name, int64_t v)
 {
-	char tmp[24], *p = tmp + sizeof(tmp), *num;
-	uint64_t u;
 	cJSON *n;
 
 	if (v > JSON_RAW_INT_MAX || v < -JSON_RAW_INT_MAX) {
@@ -210,18 +251,7 @@ json_stack_int(struct json_stack *s, cJSON *o, const char *name, int64_t v)
 		n->valueint = v > 0 ? INT_MAX : INT_MIN;
 		return;
 	}
-	n = stack_node(s, o, name, cJSON_Raw);
-	num = s->num[n - s->node];
-	u = v < 0 ? (uint64_t)-v : (uint64_t)v;
-	*--p = '\0';
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		*--p = '-';
-	memcpy(num, p, (size_t)(tmp + sizeof(tmp) - p));
-	n->valuestring = num;
+	json_stack_digits(s, o, name, v);
 }
 
 size_t
@@ -248,4 +278,21 @@ json_kept_free(struct json_kept *k)
 	free(k->buf);
 	k->buf = NULL;
 	k->size = 0;
+}
+
+const char *
+json_print_buf(const cJSON *o, char *buf, size_t size, size_t *len,
+    char **heap)
+{
+	const char *text = buf;
+
+	*heap = NULL;
+	if (size > INT_MAX ||
+	    !cJSON_PrintPreallocated((cJSON *)o, buf, (int)size, 0)) {
+		if ((*heap = cJSON_PrintUnformatted(o)) == NULL)
+			return NULL;
+		text = *heap;
+	}
+	*len = strlen(text);
+	return text;
 }

@@ -35,45 +35,88 @@ const char *json_get_text(const cJSON *item, size_t minlen, size_t maxlen,
 	    const char **why);
 
 /*
- * An object built on the caller's stack and printed by cJSON itself, so
- * that escaping and layout stay cJSON's: no allocation per member, and no
- * tree to free.  Names and string values are referenced, not copied, and
- * must outlive the print.  Integers up to 15 digits are printed here and
- * added raw: "%1.15g", which cJSON prints every number with, gives their
- * plain digits too, and the sprintf plus sscanf were a tenth of a create.
- * Larger ones stay cJSON numbers, printed (and rounded) as cJSON does.
- * Running out of nodes is a programming error (fatal).
+ * A JSON object whose nodes live in a struct json_stack on the caller's
+ * stack, printed by cJSON itself, so that escaping and layout stay
+ * cJSON's.  Built per answer or record by the journal (records), the
+ * sandbox (spend answers, webhook bodies) and the frontend (answers):
+ * with cJSON_Add*ToObject each member cost up to three allocations (node,
+ * name, value), every integer a sprintf and an sscanf, and freeing the
+ * tree as much again.
+ *
+ * The contract:
+ * - Names and string values are referenced, not copied: they must
+ *   outlive the print.  Nothing is allocated, and such a tree is never
+ *   passed to cJSON_Delete().
+ * - json_stack_init() starts over and returns the root object; every
+ *   other call adds a member to the object o, in call order.
+ * - json_stack_int() prints an integer byte for byte as cJSON does
+ *   ("%1.15g"): plain digits below 10^15 in magnitude, printed here with
+ *   fmt_int() and added raw; larger ones are cJSON numbers (a double),
+ *   which cJSON prints rounded to 15 or 17 digits, 1e+15 style.  For
+ *   output that must match what cJSON_AddNumberToObject() printed.
+ * - json_stack_digits() prints an integer as its plain digits always,
+ *   never in exponent form (the frontend's cents: some clients read
+ *   1e+15 as a float).
+ * - json_stack_strbuf() adds a string member whose value is the node's
+ *   own JSON_STACK_TEXT bytes, for the caller to fill (a time).
+ * - More than JSON_STACK_NODES nodes, the root included, is a
+ *   programming error and fatal: every user's shapes are fixed (the
+ *   largest, a journal outcome record with its spend, has 23 nodes), and
+ *   each user's largest is built by its unit tests.
  */
 #define JSON_STACK_NODES	32
+#define JSON_STACK_TEXT		32	/* an integer's digits, or a time */
 
 struct json_stack {
 	cJSON		 node[JSON_STACK_NODES];
-	char		 num[JSON_STACK_NODES][24];
+	char		 text[JSON_STACK_NODES][JSON_STACK_TEXT];
 	size_t		 n;
 };
 
-/* A new object: the root (parent NULL, name unused) or parent's member. */
-cJSON	*json_stack_obj(struct json_stack *s, cJSON *parent, const char *name);
+cJSON	*json_stack_init(struct json_stack *s);
+cJSON	*json_stack_obj(struct json_stack *s, cJSON *o, const char *name);
 void	 json_stack_str(struct json_stack *s, cJSON *o, const char *name,
 	    const char *v);
+void	 json_stack_null(struct json_stack *s, cJSON *o, const char *name);
+void	 json_stack_bool(struct json_stack *s, cJSON *o, const char *name,
+	    int v);
 void	 json_stack_int(struct json_stack *s, cJSON *o, const char *name,
+	    int64_t v);
+void	 json_stack_digits(struct json_stack *s, cJSON *o, const char *name,
 	    int64_t v);
 /* text is printed JSON, copied as it is (cJSON's raw item). */
 void	 json_stack_raw(struct json_stack *s, cJSON *o, const char *name,
 	    const char *text);
+char	*json_stack_strbuf(struct json_stack *s, cJSON *o, const char *name);
 
 /*
- * A print buffer that is kept and only grows, so that printing costs no
- * allocation of its own (cJSON's printer starts small and reallocates as
- * it goes).
+ * Printing without cJSON_PrintUnformatted(), whose buffer starts small
+ * and is grown by realloc as it prints, then returned on the heap.  Both
+ * print what it prints, byte for byte.
+ *
+ * json_print_kept(): into a buffer that is kept between calls and only
+ * grows (doubling from 4 KiB), for a caller that prints often and copies
+ * the text out (the journal); no allocation once it is large enough.
+ * Returns the length; fatal past INT_MAX bytes.
  */
 struct json_kept {
 	char		*buf;
 	size_t		 size;
 };
 
-/* Prints o unformatted into k->buf; returns the length (fatal if huge). */
 size_t	json_print_kept(struct json_kept *k, const cJSON *o);
 void	json_kept_free(struct json_kept *k);
+
+/*
+ * json_print_buf(): into the caller's buf of size bytes when the text fits
+ * there (*heap set to NULL), else by cJSON_PrintUnformatted() into *heap,
+ * for cJSON_free().  Returns the text, with its length in *len, or NULL
+ * when memory ran out.  For callers whose answers almost always fit a
+ * fixed buffer (the sandbox's static one, the frontend's on the stack)
+ * and where a rare large one (the sandbox's ledger) should not leave a
+ * large buffer behind.
+ */
+const char *json_print_buf(const cJSON *o, char *buf, size_t size,
+	    size_t *len, char **heap);
 
 #endif

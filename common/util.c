@@ -11,7 +11,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/http.h>
+#include <event2/util.h>
 #include <sodium.h>
 
 #include "log.h"
@@ -245,6 +249,31 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+size_t
+fmt_uint(char *buf, uint64_t u)
+{
+	char tmp[FMT_INT_SIZE], *p = tmp + sizeof(tmp);
+	size_t len;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	len = (size_t)(tmp + sizeof(tmp) - p);
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return len;
+}
+
+size_t
+fmt_int(char *buf, int64_t v)
+{
+	if (v >= 0)
+		return fmt_uint(buf, (uint64_t)v);
+	buf[0] = '-';
+	return 1 + fmt_uint(buf + 1, -(uint64_t)v);
 }
 
 /*
@@ -481,4 +510,41 @@ loop_log_unbuffer(struct event *ev)
 	log_buffer(NULL, NULL);
 	event_free(ev);
 	loop_log_requeued = 0;
+}
+
+const char *
+http_date(void)
+{
+	static __thread char date[64];
+	static __thread time_t last = -1;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != last) {
+		if (gmtime_r(&now, &tm) == NULL ||
+		    evutil_date_rfc1123(date, sizeof(date), &tm) <= 0)
+			return NULL;
+		last = now;
+	}
+	return date;
+}
+
+void
+http_write_now(struct evhttp_connection *evcon)
+{
+	struct bufferevent *bev;
+	struct evbuffer *out;
+	evutil_socket_t fd;
+	int n;
+
+	if ((bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
+	    (fd = bufferevent_getfd(bev)) < 0)
+		return;
+	out = bufferevent_get_output(bev);
+	/* The bufferevent keeps the front of its buffer frozen. */
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, fd);
+	evbuffer_freeze(out, 1);
+	if (n > 0 && evbuffer_get_length(out) == 0)
+		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }

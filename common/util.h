@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -25,12 +26,47 @@ const char *unix_dir_unsafe(const char *path);
 /* Reads until len bytes or end of file, retrying EINTR; -1 on error. */
 ssize_t	read_full(int fd, char *buf, size_t len);
 
+/*
+ * snprintf(dst, size, "%s", src) without the printf machinery, which cost
+ * a create dozens of formatted copies of strings: src is copied, cut to
+ * size - 1 bytes when longer (a cut may split a UTF-8 sequence, as
+ * snprintf's does), and dst is always NUL-terminated; size must be at
+ * least 1.  Returns 0, or -1 when src was cut.  Inline: it is called a
+ * few dozen times per create, mostly with a constant size.
+ */
+static inline int
+copy_text(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size);
+	int cut = n == size;
+
+	if (cut)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return cut ? -1 : 0;
+}
+
+/* copy_text() into an array. */
+#define COPY_TEXT(dst, src)	copy_text((dst), sizeof(dst), (src))
+
 /* A whole-string decimal parse into [min, max]; -1 on any junk. */
 int	parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 
 /* Wall-clock milliseconds since the epoch, and monotonic milliseconds. */
 int64_t	now_ms(void);
 int64_t	mono_ms(void);
+
+/*
+ * An integer in decimal, as snprintf "%lld" (or "%llu") prints it: a '-'
+ * when negative, the digits, a NUL; into buf of FMT_INT_SIZE bytes or
+ * more.  Returns the length without the NUL.  Printed by hand because
+ * the printf machinery cost more than the rest of the small answers and
+ * lines that print integers per create; pure, so async-signal-safe too.
+ */
+#define FMT_INT_SIZE	21	/* "-9223372036854775808" and its NUL */
+size_t	fmt_int(char *buf, int64_t v);
+size_t	fmt_uint(char *buf, uint64_t u);
 
 /* "2026-05-07T12:34:56.000Z" from milliseconds since the epoch. */
 void	fmt_iso_ms(char buf[32], int64_t ms);
@@ -54,6 +90,29 @@ void	make_ulid_id_at(char *buf, size_t len, const char *prefix,
 int	text_ok(const char *s, size_t len);
 /* Printable ASCII (0x21-0x7e) only. */
 int	printable_ascii(const char *s, size_t len);
+
+/*
+ * The value of an HTTP Date header for now ("Sun, 06 Nov 1994 08:49:37
+ * GMT"), formatted once a second (per thread) rather than by evhttp with
+ * gmtime and snprintf for every answer; NULL when it cannot be formatted
+ * (evhttp then adds its own).  Valid until the thread's next call.
+ */
+const char *http_date(void);
+
+/*
+ * Writes what evhttp_send_reply() just queued on evcon now, rather than
+ * when the bufferevent is next writable: it would turn EPOLLOUT on, wait
+ * a turn of the loop, write, and turn it off again, while the socket
+ * almost always has room.  With the loop's change list (loop_new()) the
+ * request's turn then ends with one epoll_ctl instead of four.  What does
+ * not fit (a slow reader) stays queued for the bufferevent, and an error
+ * is left for its own write to meet and report.  When all of it left,
+ * the write callback, deferred to the end of this turn, lets evhttp
+ * finish the request (keep-alive, the next pipelined request, or close)
+ * exactly as if the bufferevent had written it.
+ */
+struct evhttp_connection;
+void	http_write_now(struct evhttp_connection *evcon);
 
 /* The daemons' event loop: epoll with its change list. */
 struct event_base;

@@ -147,7 +147,6 @@ int	fe_route_match(const char *method, const char *path,
 
 /* render.c */
 /* Writes the decimal digits of u just before end; returns the first. */
-char	*fe_digits(char *end, uint64_t u);
 char	*fe_render_error(const char *code, const char *message);
 char	*fe_render_spend(const struct msg_spend *, int *status);
 char	*fe_render_wait(const struct spend_obj *, int timed_out, int *status);

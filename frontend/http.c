@@ -91,53 +91,6 @@ frontend_call_detach(struct fe_call *c)
 	c->conn = NULL;
 }
 
-/*
- * The Date header, formatted once a second rather than by libevent for
- * every answer.
- */
-static const char *
-http_date(void)
-{
-	static char date[64];
-	static time_t last = -1;
-	struct tm tm;
-	time_t now = time(NULL);
-
-	if (now != last && gmtime_r(&now, &tm) != NULL &&
-	    evutil_date_rfc1123(date, sizeof(date), &tm) > 0)
-		last = now;
-	return date[0] != '\0' ? date : NULL;
-}
-
-/*
- * evhttp_send_reply() only queues an answer: the bufferevent would wait
- * for EPOLLOUT, a turn of the loop and two epoll_ctl calls before the
- * bytes leave.  The socket almost always has room, so the answer is
- * written now.  What does not fit (a slow reader) stays queued for the
- * bufferevent, and an error is left for its own write to meet and
- * report.  When all of it left, the write callback, deferred to the end
- * of this turn, lets evhttp finish the request (keep-alive, the next
- * request, or close) exactly as if the bufferevent had written it.
- */
-static void
-reply_flush(struct evhttp_connection *evcon)
-{
-	struct bufferevent *bev;
-	struct evbuffer *out;
-	evutil_socket_t fd;
-	int n;
-
-	if ((bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
-	    (fd = bufferevent_getfd(bev)) < 0)
-		return;
-	out = bufferevent_get_output(bev);
-	/* The bufferevent freezes the front of its buffer to everyone else. */
-	evbuffer_unfreeze(out, 1);
-	n = evbuffer_write(out, fd);
-	evbuffer_freeze(out, 1);
-	if (n > 0 && evbuffer_get_length(out) == 0)
-		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
-}
 
 static char *
 put_str(char *p, const char *s)
@@ -151,13 +104,7 @@ put_str(char *p, const char *s)
 static char *
 put_num(char *p, int64_t v)
 {
-	char num[24], *d = num + sizeof(num);
-
-	d = fe_digits(d, v < 0 ? -(uint64_t)v : (uint64_t)v);
-	if (v < 0)
-		*--d = '-';
-	memcpy(p, d, (size_t)(num + sizeof(num) - d));
-	return p + (num + sizeof(num) - d);
+	return p + fmt_int(p, v);
 }
 
 /*
@@ -218,7 +165,7 @@ fe_call_reply(struct fe_call *call, int status, const char *body)
 	evcon = evhttp_request_get_connection(req);
 	evhttp_send_reply(req, status, NULL, NULL);
 	if (evcon != NULL)
-		reply_flush(evcon);
+		http_write_now(evcon);
 	log_request(call, status);
 }
 

@@ -10,108 +10,28 @@
 
 #include "frontend.h"
 #include "dinolimits.h"
+#include "json.h"
 
 /*
- * An answer is a tree of cJSON nodes that all live in one struct on the
- * caller's stack: cJSON links and prints them like any tree, but nothing
- * is allocated for them.  Making and freeing some twenty nodes per answer
- * cost more than printing them.  Such a tree never reaches cJSON_Delete().
- * Members are named by constant strings and, for strings, valued by
- * references to the caller's text, so neither is copied; a tree is
- * printed before its source goes.
+ * An answer is a tree of cJSON nodes on the caller's stack (json.h's
+ * struct json_stack): cJSON links and prints them like any tree, but
+ * nothing is allocated for them.  Making and freeing some twenty nodes
+ * per answer cost more than printing them.  Names are constant strings
+ * and string values reference the caller's text; a tree is printed
+ * before its source goes.  Cents are printed as plain digits always
+ * (json_stack_digits()): cJSON prints large doubles in exponent form
+ * (10^15 as 1e+15), which some clients read as a float.
  */
-#define RENDER_NODES	24	/* nodes of the largest answer, a spend */
-#define RENDER_NUMS	5	/* cents members of the largest, a balance */
-
-struct tree {
-	cJSON	 root;
-	cJSON	 node[RENDER_NODES];
-	char	 num[RENDER_NUMS][24];
-	int	 nnode;
-	int	 nnum;
-	int	 failed;	/* a member did not fit: print nothing */
-};
-
-static void
-tree_init(struct tree *t)
-{
-	memset(&t->root, 0, sizeof(t->root));
-	t->root.type = cJSON_Object;
-	t->nnode = t->nnum = t->failed = 0;
-}
-
-/* A new member of o, or NULL (and the answer failed) past RENDER_NODES. */
-static cJSON *
-add(struct tree *t, cJSON *o, const char *name, int type)
-{
-	cJSON *v;
-
-	if (t->nnode >= RENDER_NODES) {
-		t->failed = 1;
-		return NULL;
-	}
-	v = &t->node[t->nnode++];
-	memset(v, 0, sizeof(*v));
-	v->type = type;
-	if (!cJSON_AddItemToObjectCS(o, name, v)) {
-		t->failed = 1;
-		return NULL;
-	}
-	return v;
-}
-
-static void
-add_str(struct tree *t, cJSON *o, const char *name, const char *v)
-{
-	cJSON *n;
-
-	if ((n = add(t, o, name, cJSON_String | cJSON_IsReference)) != NULL)
-		n->valuestring = (char *)v;
-}
 
 /* A string member, or null when the broker sent "" (absent). */
 static void
-add_str_or_null(struct tree *t, cJSON *o, const char *name, const char *v)
+add_str_or_null(struct json_stack *t, cJSON *o, const char *name,
+    const char *v)
 {
 	if (v[0] == '\0')
-		add(t, o, name, cJSON_NULL);
+		json_stack_null(t, o, name);
 	else
-		add_str(t, o, name, v);
-}
-
-/* Digit by digit: snprintf() cost more than the rest of a balance. */
-char *
-fe_digits(char *end, uint64_t u)
-{
-	do {
-		*--end = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	return end;
-}
-
-/*
- * cJSON prints large doubles in exponent form (10^15 as 1e+15), which some
- * clients read as a float; cents are integers, so they are printed as such.
- */
-static void
-add_cents(struct tree *t, cJSON *o, const char *name, int64_t v)
-{
-	char *num, *p;
-	cJSON *n;
-
-	if (t->nnum >= RENDER_NUMS) {
-		t->failed = 1;
-		return;
-	}
-	num = t->num[t->nnum++];
-	p = num + sizeof(t->num[0]);
-	*--p = '\0';
-	p = fe_digits(p, v < 0 ? -(uint64_t)v : (uint64_t)v);
-	if (v < 0)
-		*--p = '-';
-	if ((n = add(t, o, name, cJSON_Raw | cJSON_IsReference)) != NULL)
-		n->valuestring = p;
+		json_stack_str(t, o, name, v);
 }
 
 /*
@@ -121,34 +41,31 @@ add_cents(struct tree *t, cJSON *o, const char *name, int64_t v)
  * answer too large for the stack buffer is printed the usual way.
  */
 static char *
-tree_print(struct tree *t)
+tree_print(const cJSON *root)
 {
-	char buf[FE_RENDER_STACK], *s = NULL;
+	char buf[FE_RENDER_STACK], *heap, *s;
+	const char *text;
 	size_t len;
 
-	if (t->failed)
-		return NULL;
-	if (cJSON_PrintPreallocated(&t->root, buf, sizeof(buf), 0)) {
-		len = strlen(buf) + 1;
-		if ((s = cJSON_malloc(len)) != NULL)
-			memcpy(s, buf, len);
-	} else
-		s = cJSON_PrintUnformatted(&t->root);
+	if ((text = json_print_buf(root, buf, sizeof(buf), &len, &heap)) ==
+	    NULL || heap != NULL)
+		return heap;
+	if ((s = cJSON_malloc(len + 1)) != NULL)
+		memcpy(s, text, len + 1);
 	return s;
 }
 
 char *
 fe_render_error(const char *code, const char *message)
 {
-	struct tree t;
-	cJSON *err;
+	struct json_stack t;
+	cJSON *o, *err;
 
-	tree_init(&t);
-	if ((err = add(&t, &t.root, "error", cJSON_Object)) != NULL) {
-		add_str(&t, err, "code", code);
-		add_str(&t, err, "message", message);
-	}
-	return tree_print(&t);
+	o = json_stack_init(&t);
+	err = json_stack_obj(&t, o, "error");
+	json_stack_str(&t, err, "code", code);
+	json_stack_str(&t, err, "message", message);
+	return tree_print(o);
 }
 
 /*
@@ -161,39 +78,39 @@ static char *
 spend_render(const struct spend_obj *s, int replayed, int timed_out,
     int *status)
 {
-	struct tree t;
-	cJSON *o = &t.root;
+	struct json_stack t;
+	cJSON *o;
 
 	*status = strcmp(s->status, "submitting") == 0 ? 202 : 200;
-	tree_init(&t);
-	add_str(&t, o, "id", s->id);
-	add_str(&t, o, "status", s->status);
+	o = json_stack_init(&t);
+	json_stack_str(&t, o, "id", s->id);
+	json_stack_str(&t, o, "status", s->status);
 	add_str_or_null(&t, o, "decision_reason", s->decision_reason);
 	add_str_or_null(&t, o, "budget_period", s->budget_period);
 	if (s->has_remaining) {
-		add_cents(&t, o, "remaining_budget_cents",
+		json_stack_digits(&t, o, "remaining_budget_cents",
 		    s->remaining_budget_cents);
-		add_cents(&t, o, "remaining_monthly_budget_cents",
+		json_stack_digits(&t, o, "remaining_monthly_budget_cents",
 		    s->remaining_monthly_budget_cents);
 	}
-	add_cents(&t, o, "amount_cents", s->amount_cents);
-	add_str(&t, o, "currency", s->currency);
-	add_str(&t, o, "merchant_name", s->merchant_name);
-	add_str(&t, o, "reason", s->reason);
+	json_stack_digits(&t, o, "amount_cents", s->amount_cents);
+	json_stack_str(&t, o, "currency", s->currency);
+	json_stack_str(&t, o, "merchant_name", s->merchant_name);
+	json_stack_str(&t, o, "reason", s->reason);
 	if (s->approval_url[0] != '\0')
-		add_str(&t, o, "approval_url", s->approval_url);
+		json_stack_str(&t, o, "approval_url", s->approval_url);
 	add_str_or_null(&t, o, "team_id", s->team_id);
 	add_str_or_null(&t, o, "agent_account_id", s->agent_account_id);
 	add_str_or_null(&t, o, "decided_at", s->decided_at);
 	add_str_or_null(&t, o, "created_at", s->created_at);
 	add_str_or_null(&t, o, "updated_at", s->updated_at);
 	if (s->idempotency_key[0] != '\0')
-		add_str(&t, o, "idempotency_key", s->idempotency_key);
+		json_stack_str(&t, o, "idempotency_key", s->idempotency_key);
 	if (replayed)
-		add(&t, o, "replayed", cJSON_True);
+		json_stack_bool(&t, o, "replayed", 1);
 	if (timed_out)
-		add(&t, o, "timed_out", cJSON_True);
-	return tree_print(&t);
+		json_stack_bool(&t, o, "timed_out", 1);
+	return tree_print(o);
 }
 
 char *
@@ -221,28 +138,30 @@ static const char *const balance_names[BAL_NFIELDS] = {
 char *
 fe_render_balance(const struct msg_balance *b)
 {
-	struct tree t;
+	struct json_stack t;
+	cJSON *o;
 	int i;
 
-	tree_init(&t);
+	o = json_stack_init(&t);
 	if (b->currency[0] != '\0')
-		add_str(&t, &t.root, "currency", b->currency);
+		json_stack_str(&t, o, "currency", b->currency);
 	if (b->budget_period[0] != '\0')
-		add_str(&t, &t.root, "budget_period", b->budget_period);
+		json_stack_str(&t, o, "budget_period", b->budget_period);
 	for (i = 0; i < BAL_NFIELDS; i++)
 		if (b->has[i])
-			add_cents(&t, &t.root, balance_names[i], b->value[i]);
-	return tree_print(&t);
+			json_stack_digits(&t, o, balance_names[i], b->value[i]);
+	return tree_print(o);
 }
 
 char *
 fe_render_health(int connected)
 {
-	struct tree t;
+	struct json_stack t;
+	cJSON *o;
 
-	tree_init(&t);
-	add_str(&t, &t.root, "status", "ok");
-	add_str(&t, &t.root, "broker", connected ? "connected" :
+	o = json_stack_init(&t);
+	json_stack_str(&t, o, "status", "ok");
+	json_stack_str(&t, o, "broker", connected ? "connected" :
 	    "disconnected");
-	return tree_print(&t);
+	return tree_print(o);
 }

@@ -59,14 +59,12 @@ get_text(const cJSON *item, const char *field, size_t minlen, size_t maxlen,
     char *out, size_t outlen, char *msg, size_t msglen)
 {
 	const char *s, *why = NULL;
-	size_t len;
 
 	s = json_get_text(item, minlen, maxlen, &why);
 	if (s == NULL)
 		return bad(msg, msglen, field, why);
-	if ((len = strlen(s)) >= outlen)
+	if (copy_text(out, outlen, s) == -1)
 		return bad(msg, msglen, field, "too long");
-	memcpy(out, s, len + 1);
 	return 0;
 }
 

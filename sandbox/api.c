@@ -174,37 +174,6 @@ drop_connection(struct evhttp_request *req)
 }
 
 /*
- * evhttp_send_reply() only queues the answer for the bufferevent, which
- * would turn EPOLLOUT on, wait a turn of the loop, write, and turn it off
- * again.  The socket almost always has room, so the answer is written at
- * once: with the loop's change list (loop_new()) the request's turn then
- * ends with one epoll_ctl instead of four.  What does not fit stays queued
- * for the bufferevent, and an error is left for its own write to meet.
- * When all of it left, the write callback, deferred to the end of this
- * turn, lets evhttp finish the request (keep-alive, the next pipelined
- * request, or close) as if the bufferevent had written it.
- */
-static void
-write_now(struct evhttp_connection *evcon)
-{
-	struct bufferevent *bev;
-	struct evbuffer *out;
-	evutil_socket_t fd;
-	int n;
-
-	if ((bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
-	    (fd = bufferevent_getfd(bev)) < 0)
-		return;
-	out = bufferevent_get_output(bev);
-	/* The bufferevent keeps the front of its buffer frozen. */
-	evbuffer_unfreeze(out, 1);
-	n = evbuffer_write(out, fd);
-	evbuffer_freeze(out, 1);
-	if (n > 0 && evbuffer_get_length(out) == 0)
-		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
-}
-
-/*
  * The Date and Content-Length headers evhttp adds to an answer to HTTP/1.1
  * (Content-Length but for HEAD), added here first: evhttp formats the date
  * with gmtime and snprintf, and the length with snprintf, every time.  The
@@ -214,26 +183,18 @@ write_now(struct evhttp_connection *evcon)
 static void
 add_date_length(struct evhttp_request *req)
 {
-	static char date[64];
-	static time_t last = -1;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	time_t now = time(NULL);
-	char len[24];
-	struct tm tm;
+	char len[FMT_INT_SIZE];
+	const char *date;
 
-	if (req->major != 1 || req->minor < 1)
+	if (req->major != 1 || req->minor < 1 || (date = http_date()) == NULL)
 		return;
-	if (now != last) {
-		if (gmtime_r(&now, &tm) == NULL ||
-		    evutil_date_rfc1123(date, sizeof(date), &tm) <= 0)
-			return;
-		last = now;
-	}
 	evhttp_add_header(h, "Date", date);
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
-		evhttp_add_header(h, "Content-Length",
-		    jout_digits(len, (int64_t)evbuffer_get_length(
-					 evhttp_request_get_output_buffer(req))));
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		fmt_uint(len, evbuffer_get_length(
+		    evhttp_request_get_output_buffer(req)));
+		evhttp_add_header(h, "Content-Length", len);
+	}
 }
 
 /* The body is already in the request's output buffer. */
@@ -251,7 +212,7 @@ send_now(struct evhttp_request *req, int code, int drop)
 	evcon = evhttp_request_get_connection(req);
 	evhttp_send_reply(req, code, reason_phrase(code), NULL);
 	if (evcon != NULL)
-		write_now(evcon);
+		http_write_now(evcon);
 }
 
 static void
@@ -330,8 +291,7 @@ reply_spend(struct rq *r, const struct spend *s)
 	struct jout j;
 	cJSON *o;
 
-	jout_init(&j);
-	o = jout_object(&j, NULL, NULL);
+	o = jout_init(&j);
 	sbx_store_spend_out(&j, o, s, 0);
 	reply(r, 200, o);
 }

@@ -18,6 +18,7 @@
 #include <cJSON.h>
 
 #include "dinolimits.h"
+#include "json.h"
 
 struct event_base;
 struct event;
@@ -130,28 +131,20 @@ struct spend {
 TAILQ_HEAD(spendq, spend);
 
 /*
- * jout.c: a JSON object of nodes on the caller's stack, printed by cJSON
- * (see jout.c).  Names and jout_str() values are referenced, not copied.
+ * jout.c: the sandbox's answers and webhook bodies, built on the stack with
+ * json.h's struct json_stack (member js), which holds every member but the
+ * one joined value (a URL base and an id) that only the sandbox prints.
  */
 struct jout {
-	struct {
-		cJSON node;
-		char text[32]; /* an integer's digits or a time */
-	} n[24];
-	size_t used;
+	struct json_stack js;
 	char cat[SANDBOX_URL_MAX + SPEND_ID_MAX];
 };
 
-void jout_init(struct jout *j);
-/* parent NULL: the root object. */
-cJSON *jout_object(struct jout *j, cJSON *parent, const char *name);
-void jout_str(struct jout *j, cJSON *obj, const char *name, const char *val);
-void jout_int(struct jout *j, cJSON *obj, const char *name, int64_t v);
+/* Starts over; returns the root object. */
+cJSON *jout_init(struct jout *j);
 void jout_cat(struct jout *j, cJSON *obj, const char *name, const char *a,
     const char *b);
 void jout_time(struct jout *j, cJSON *obj, const char *name, int64_t ms);
-/* The digits of v, with a sign, NUL-terminated; buf holds 21 bytes. */
-char *jout_digits(char *buf, int64_t v);
 /*
  * root printed as cJSON_PrintUnformatted() would: into a static buffer,
  * valid until the next call, or when it does not fit into *heap, which the
@@ -211,6 +204,8 @@ const char *sbx_status_name(enum spend_status st);
 /* webhook.c */
 int sbx_webhook_init(struct event_base *base, struct seed *seed);
 void sbx_webhook_free(void);
+cJSON *sbx_webhook_body(struct jout *j, const char *id, const char *type,
+    const struct spend *s, const char *request_id);
 void sbx_webhook_emit(
     const struct spend *s, const char *type, const char *request_id);
 /* Called after the faults change: starts deliveries held by a pause. */

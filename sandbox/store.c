@@ -530,30 +530,34 @@ void
 sbx_store_spend_out(
     struct jout *j, cJSON *o, const struct spend *s, int webhook_shape)
 {
-	jout_str(j, o, "id", s->id);
+	struct json_stack *js = &j->js;
+
+	json_stack_str(js, o, "id", s->id);
 	if (webhook_shape) {
-		jout_str(j, o, "team_id", s->acct->team_id);
-		jout_str(j, o, "agent_account_id", s->acct->id);
+		json_stack_str(js, o, "team_id", s->acct->team_id);
+		json_stack_str(js, o, "agent_account_id", s->acct->id);
 	}
-	jout_str(j, o, "status", sbx_status_name(s->status));
-	jout_str(j, o, "decision_reason", s->decision_reason);
+	json_stack_str(js, o, "status", sbx_status_name(s->status));
+	json_stack_str(js, o, "decision_reason", s->decision_reason);
 	if (!webhook_shape) {
-		jout_str(j, o, "budget_period", sbx_period_name(s->period));
-		jout_int(j, o, "remaining_budget_cents", s->remaining_cents);
-		jout_int(
-		    j, o, "remaining_monthly_budget_cents", s->remaining_cents);
+		json_stack_str(
+		    js, o, "budget_period", sbx_period_name(s->period));
+		json_stack_int(js, o, "remaining_budget_cents",
+		    s->remaining_cents);
+		json_stack_int(js, o, "remaining_monthly_budget_cents",
+		    s->remaining_cents);
 	}
-	jout_int(j, o, "amount_cents", s->amount_cents);
-	jout_str(j, o, "currency", s->currency);
-	jout_str(j, o, "merchant_name", s->merchant_name);
+	json_stack_int(js, o, "amount_cents", s->amount_cents);
+	json_stack_str(js, o, "currency", s->currency);
+	json_stack_str(js, o, "merchant_name", s->merchant_name);
 	if (!webhook_shape) {
 		if (s->status == ST_NEEDS_APPROVAL)
 			jout_cat(j, o, "approval_url",
 			    st.seed->approval_url_base, s->id);
-		jout_str(j, o, "team_id", s->acct->team_id);
-		jout_str(j, o, "agent_account_id", s->acct->id);
+		json_stack_str(js, o, "team_id", s->acct->team_id);
+		json_stack_str(js, o, "agent_account_id", s->acct->id);
 	}
-	jout_str(j, o, "reason", s->reason);
+	json_stack_str(js, o, "reason", s->reason);
 	jout_time(j, o, "decided_at", s->decided_ms);
 	jout_time(j, o, "created_at", s->created_ms);
 	jout_time(j, o, "updated_at", s->updated_ms);

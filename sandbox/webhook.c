@@ -333,6 +333,23 @@ type_bit(const char *type)
 	return EV_CANCELLED;
 }
 
+/* The body of event id about s, built into j; returns its root. */
+cJSON *
+sbx_webhook_body(struct jout *j, const char *id, const char *type,
+    const struct spend *s, const char *request_id)
+{
+	cJSON *o, *data;
+
+	o = jout_init(j);
+	json_stack_str(&j->js, o, "id", id);
+	json_stack_str(&j->js, o, "type", type);
+	jout_time(j, o, "occurred_at", s->updated_ms);
+	json_stack_str(&j->js, o, "request_id", request_id);
+	data = json_stack_obj(&j->js, o, "data");
+	sbx_store_spend_out(j, json_stack_obj(&j->js, data, "spend"), s, 1);
+	return o;
+}
+
 void
 sbx_webhook_emit(
     const struct spend *s, const char *type, const char *request_id)
@@ -340,7 +357,7 @@ sbx_webhook_emit(
 	const struct faults *f = &wh.seed->faults;
 	struct wh_event *ev;
 	struct jout j;
-	cJSON *o, *data;
+	cJSON *o;
 	const char *text;
 	char *heap;
 	unsigned bit = type_bit(type);
@@ -355,14 +372,7 @@ sbx_webhook_emit(
 	make_ulid_id(ev->id, sizeof(ev->id), "evt_");
 	snprintf(ev->type, sizeof(ev->type), "%s", type);
 	snprintf(ev->request_id, sizeof(ev->request_id), "%s", request_id);
-	jout_init(&j);
-	o = jout_object(&j, NULL, NULL);
-	jout_str(&j, o, "id", ev->id);
-	jout_str(&j, o, "type", type);
-	jout_time(&j, o, "occurred_at", s->updated_ms);
-	jout_str(&j, o, "request_id", request_id);
-	data = jout_object(&j, o, "data");
-	sbx_store_spend_out(&j, jout_object(&j, data, "spend"), s, 1);
+	o = sbx_webhook_body(&j, ev->id, type, s, request_id);
 	text = jout_print(o, &ev->bodylen, &heap);
 	if ((ev->body = malloc(ev->bodylen + 1)) == NULL)
 		fatal("malloc");

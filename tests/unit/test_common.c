@@ -14,6 +14,7 @@
 #include "log.h"
 #include "dinolimits.h"
 #include "util.h"
+#include "samejson.h"
 #include "tap.h"
 
 static void
@@ -50,6 +51,67 @@ test_parse_i64(void)
 	CHECK(parse_i64("", 0, 100, &v) == -1, "empty");
 	CHECK(parse_i64("99999999999999999999", 0, INT64_MAX, &v) == -1,
 	    "overflow");
+}
+
+/* fmt_int() and fmt_uint() print what "%lld" and "%llu" print. */
+static void
+test_fmt_int(void)
+{
+	static const int64_t v[] = {0, 1, -1, 9, 10, -10, 99, 100, 12345,
+	    2147483647LL, -2147483648LL, 999999999999999LL, 1000000000000000LL,
+	    INT64_MAX, INT64_MIN + 1, INT64_MIN};
+	static const uint64_t u[] = {0, 7, 10, 4294967295ULL, UINT64_MAX};
+	char got[FMT_INT_SIZE + 4], want[32];
+	size_t i, len;
+	int ok = 1;
+
+	for (i = 0; i < nitems(v); i++) {
+		memset(got, 'x', sizeof(got));
+		len = fmt_int(got, v[i]);
+		snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+		if (strcmp(got, want) != 0 || len != strlen(want)) {
+			printf("# fmt_int: got %s want %s\n", got, want);
+			ok = 0;
+		}
+	}
+	CHECK(ok, "fmt_int prints what %lld prints, INT64_MIN included");
+	ok = 1;
+	for (i = 0; i < nitems(u); i++) {
+		len = fmt_uint(got, u[i]);
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)u[i]);
+		if (strcmp(got, want) != 0 || len != strlen(want))
+			ok = 0;
+	}
+	CHECK(ok, "fmt_uint prints what %llu prints, UINT64_MAX included");
+	CHECK(fmt_int(got, INT64_MIN) == FMT_INT_SIZE - 1,
+	    "FMT_INT_SIZE holds the longest");
+}
+
+/* copy_text() leaves what snprintf(dst, size, "%s", src) leaves. */
+static void
+test_copy_text(void)
+{
+	static const char *const src[] = {"", "a", "abc", "abcd", "abcde",
+	    "caf\xc3\xa9"};
+	char got[8], want[8];
+	size_t i, size;
+	int ok = 1, rc, cut;
+
+	for (i = 0; i < nitems(src); i++)
+		for (size = 1; size <= 6; size++) {
+			memset(got, 'x', sizeof(got));
+			memset(want, 'x', sizeof(want));
+			rc = copy_text(got, size, src[i]);
+			cut = snprintf(want, size, "%s", src[i]) >= (int)size;
+			if (memcmp(got, want, sizeof(got)) != 0 ||
+			    rc != (cut ? -1 : 0))
+				ok = 0;
+		}
+	CHECK(ok, "copy_text cuts and terminates as snprintf %s does");
+	CHECK(COPY_TEXT(got, "1234567") == 0 && strcmp(got, "1234567") == 0,
+	    "COPY_TEXT: a text that just fits");
+	CHECK(COPY_TEXT(got, "12345678") == -1 && strcmp(got, "1234567") == 0,
+	    "COPY_TEXT: one byte too long is cut");
 }
 
 static void
@@ -305,6 +367,129 @@ test_json(void)
 	cJSON_Delete(j);
 }
 
+/* Prints a stack tree into 64 bytes (or the heap), as same_json(). */
+static int
+same_text(const cJSON *root, cJSON *want, const char *name)
+{
+	char buf[64], *heap;
+	const char *text;
+	size_t len = 0;
+	int ok;
+
+	text = json_print_buf(root, buf, sizeof(buf), &len, &heap);
+	ok = same_json(text, len, want, name);
+	cJSON_free(heap);
+	return ok;
+}
+
+/*
+ * json.h's stack trees print what the same tree built on the heap prints:
+ * json_stack_int() as cJSON's numbers at the edges of "%1.15g",
+ * json_stack_digits() plain digits always, and every other member kind.
+ */
+static void
+test_json_stack(void)
+{
+	static const int64_t ints[] = {0, 1, -1, 9, 10, 99, 100, 2147483647LL,
+	    2147483648LL, -2147483648LL, -2147483649LL, 1000000000LL,
+	    100000000000000LL, 999999999999999LL, -999999999999999LL,
+	    1000000000000000LL, -1000000000000000LL, 1234567890123456LL,
+	    9007199254740993LL, INT64_MAX, INT64_MIN + 1, INT64_MIN};
+	struct json_stack st;
+	struct json_kept k = { NULL, 0 };
+	cJSON *o, *want, *w;
+	char name[48], digits[FMT_INT_SIZE], *big, *heap;
+	const char *text;
+	size_t i, len;
+	pid_t pid;
+	int status, ok = 1;
+
+	for (i = 0; i < nitems(ints); i++) {
+		o = json_stack_init(&st);
+		json_stack_int(&st, o, "n", ints[i]);
+		want = cJSON_CreateObject();
+		cJSON_AddNumberToObject(want, "n", (double)ints[i]);
+		snprintf(name, sizeof(name), "json_stack_int %lld",
+		    (long long)ints[i]);
+		CHECK(same_text(o, want, name), name);
+	}
+	for (i = 0; i < nitems(ints); i++) {
+		o = json_stack_init(&st);
+		json_stack_digits(&st, o, "n", ints[i]);
+		fmt_int(digits, ints[i]);
+		want = cJSON_CreateObject();
+		cJSON_AddRawToObject(want, "n", digits);
+		if (!same_text(o, want, "json_stack_digits"))
+			ok = 0;
+	}
+	CHECK(ok, "json_stack_digits: plain digits, never exponent form");
+
+	o = json_stack_init(&st);
+	json_stack_str(&st, o, "s", "a\"b\\c/d\xc3\xa9 \x01");
+	json_stack_null(&st, o, "z");
+	json_stack_bool(&st, o, "t", 1);
+	json_stack_bool(&st, o, "f", 0);
+	json_stack_raw(&st, json_stack_obj(&st, o, "o"), "r", "[1,{}]");
+	json_stack_obj(&st, o, "empty");
+	strcpy(json_stack_strbuf(&st, o, "b"), "2026-05-07T12:34:56.000Z");
+	want = cJSON_CreateObject();
+	cJSON_AddStringToObject(want, "s", "a\"b\\c/d\xc3\xa9 \x01");
+	cJSON_AddNullToObject(want, "z");
+	cJSON_AddTrueToObject(want, "t");
+	cJSON_AddFalseToObject(want, "f");
+	w = cJSON_AddObjectToObject(want, "o");
+	cJSON_AddRawToObject(w, "r", "[1,{}]");
+	cJSON_AddObjectToObject(want, "empty");
+	cJSON_AddStringToObject(want, "b", "2026-05-07T12:34:56.000Z");
+	CHECK(same_text(o, want, "members"),
+	    "every member kind, escapes and nesting, past a 64-byte buffer");
+
+	/* JSON_STACK_NODES, the root included, and not one more. */
+	o = json_stack_init(&st);
+	for (i = 1; i < JSON_STACK_NODES; i++)
+		json_stack_int(&st, o, "n", (int64_t)i);
+	text = json_print_kept(&k, o) > 0 ? k.buf : NULL;
+	CHECK(text != NULL && st.n == JSON_STACK_NODES,
+	    "JSON_STACK_NODES nodes fit");
+	if ((pid = fork()) == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		if (fd != -1)
+			dup2(fd, STDERR_FILENO);
+		json_stack_int(&st, o, "n", 0);
+		_exit(0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid &&
+	    WIFEXITED(status) && WEXITSTATUS(status) != 0,
+	    "one node more is fatal");
+
+	/* The kept buffer grows, and prints what cJSON prints. */
+	if ((big = malloc(10000)) == NULL)
+		return;
+	memset(big, 'x', 9999);
+	big[9999] = '\0';
+	o = json_stack_init(&st);
+	json_stack_str(&st, o, "big", big);
+	len = json_print_kept(&k, o);
+	want = cJSON_CreateObject();
+	cJSON_AddStringToObject(want, "big", big);
+	text = cJSON_PrintUnformatted(want);
+	CHECK(text != NULL && len == strlen(text) && strcmp(k.buf, text) == 0 &&
+	    k.size >= len + 1, "json_print_kept grows to a large text");
+	cJSON_free((void *)text);
+	cJSON_Delete(want);
+	text = json_print_buf(o, name, sizeof(name), &len, &heap);
+	CHECK(text != NULL && text == heap && len == 10009,
+	    "json_print_buf: past the buffer, on the heap");
+	cJSON_free(heap);
+	o = json_stack_init(&st);
+	text = json_print_buf(o, name, sizeof(name), &len, &heap);
+	CHECK(text == name && heap == NULL && len == 2 &&
+	    strcmp(text, "{}") == 0, "json_print_buf: in the buffer");
+	free(big);
+	json_kept_free(&k);
+}
+
 int
 main(void)
 {
@@ -312,9 +497,12 @@ main(void)
 		return 1;
 	test_text();
 	test_parse_i64();
+	test_fmt_int();
+	test_copy_text();
 	test_ids();
 	test_ids_unique();
 	test_log_buffer();
 	test_json();
+	test_json_stack();
 	return TAP_DONE();
 }

@@ -182,6 +182,9 @@ test_cents_edges(void)
  * The answer is printed from a tree on the stack: its bytes must be those
  * of the same tree built on the heap, with every member present and long
  * enough that the text outgrows the stack buffer and takes the heap path.
+ * Every member present is also the largest answer the frontend builds (20
+ * nodes with the root): it must fit JSON_STACK_NODES (json.h), or the
+ * frontend would end.
  */
 #define SET(f, v)	snprintf((f), sizeof(f), "%s", (v))
 

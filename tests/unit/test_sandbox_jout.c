@@ -1,13 +1,20 @@
 /*
- * The sandbox's stack-built JSON (jout.c) must print byte for byte what the
- * same object built with cJSON_Add*ToObject prints: integers at the edges of
- * "%1.15g", times, escapes, nesting, and text too long for the static buffer.
+ * The sandbox's stack-built JSON (jout.c, on json.h's stack nodes) must
+ * print byte for byte what the same object built with cJSON_Add*ToObject
+ * prints: times, escapes, nesting, the joined member, and text too long
+ * for the static buffer.  The stack nodes themselves (integers at the
+ * edges of "%1.15g" included) are tested in test_common; the largest shapes the sandbox builds (a spend
+ * answer awaiting approval, a webhook body) are built here from a real
+ * store, so they are known to fit JSON_STACK_NODES.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "../../sandbox/sandbox.h"
+#include "samejson.h"
 #include "tap.h"
 #include "util.h"
 
@@ -15,30 +22,115 @@ static int
 same(cJSON *root, cJSON *want, const char *name)
 {
 	const char *text;
-	char *heap, *ref;
+	char *heap;
 	size_t len;
 	int ok;
 
 	text = jout_print(root, &len, &heap);
-	if ((ref = cJSON_PrintUnformatted(want)) == NULL)
-		return 0;
-	ok = strlen(ref) == len && memcmp(ref, text, len) == 0;
-	if (!ok)
-		printf("# %s\n#  got  %s\n#  want %s\n", name, text, ref);
-	cJSON_free(ref);
+	ok = same_json(text, len, want, name);
 	cJSON_free(heap);
-	cJSON_Delete(want);
 	return ok;
+}
+
+/* Members of obj, nested ones counted too. */
+static size_t
+members(const cJSON *obj)
+{
+	const cJSON *c;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(c, obj)
+		n += 1 + (cJSON_IsObject(c) ? members(c) : 0);
+	return n;
+}
+
+/*
+ * A printed body is what cJSON prints for it again, and has want members
+ * (nodes but the root).
+ */
+static int
+printed_ok(cJSON *root, size_t want, const char *name)
+{
+	const char *text;
+	char *heap, *again = NULL;
+	size_t len;
+	cJSON *back;
+	int ok;
+
+	text = jout_print(root, &len, &heap);
+	ok = (back = cJSON_Parse(text)) != NULL &&
+	    (again = cJSON_PrintUnformatted(back)) != NULL &&
+	    strcmp(again, text) == 0 && members(back) == want;
+	if (!ok)
+		printf("# %s: %s\n", name, text);
+	cJSON_free(again);
+	cJSON_Delete(back);
+	cJSON_free(heap);
+	return ok;
+}
+
+/*
+ * The largest shapes, from a real store: a spend that awaits approval, as
+ * answered (17 nodes with the root) and in a webhook body (19).
+ */
+static void
+test_largest(void)
+{
+	static const char seed_json[] = "{\"accounts\":[{\"id\":\"agent_a\","
+	    "\"key\":\"din_test_a_000000000000000000000\","
+	    "\"team_id\":\"team_a\",\"wallet_cents\":100000000,"
+	    "\"budget_cents\":100000000,\"approval_threshold_cents\":1,"
+	    "\"currencies\":[\"usd\"]}],\"webhooks\":[]}";
+	static char merchant[MERCHANT_NAME_MAX + 1], reason[REASON_MAX + 1],
+	    key[IDEMPOTENCY_KEY_MAX + 1];
+	struct event_base *base;
+	struct create_req cr;
+	struct seed seed;
+	struct spend *sp = NULL;
+	struct jout j;
+	char err[256];
+	cJSON *o;
+
+	memset(merchant, '"', MERCHANT_NAME_MAX);
+	memset(reason, '\\', REASON_MAX);
+	memset(key, 'k', IDEMPOTENCY_KEY_MAX);
+	memset(&seed, 0, sizeof(seed));
+	if ((base = event_base_new()) == NULL ||
+	    sbx_seed_parse(seed_json, strlen(seed_json), &seed, err,
+	    sizeof(err)) == -1 || sbx_store_init(base, &seed) == -1 ||
+	    sbx_webhook_init(base, &seed) == -1) {
+		CHECK(0, "a store for the largest shapes");
+		return;
+	}
+	memset(&cr, 0, sizeof(cr));
+	cr.amount_cents = 999999;
+	cr.currency = "usd";
+	cr.merchant_name = merchant;
+	cr.reason = reason;
+	cr.idem_key = key;
+	cr.request_id = "req_trace_1";
+	CHECK(sbx_store_create(sbx_store_account_by_id("agent_a"), &cr, &sp) ==
+	    CREATE_NEW && sp->status == ST_NEEDS_APPROVAL,
+	    "a spend that awaits approval");
+	if (sp == NULL)
+		return;
+	o = jout_init(&j);
+	sbx_store_spend_out(&j, o, sp, 0);
+	CHECK(j.js.n == 17 && printed_ok(o, 16, "spend answer"),
+	    "the largest spend answer: 17 nodes, printed as cJSON would");
+	o = sbx_webhook_body(&j, "evt_1", "spend_request.created", sp,
+	    "req_trace_1");
+	CHECK(j.js.n == 19 && printed_ok(o, 18, "webhook body"),
+	    "the largest webhook body: 19 nodes, printed as cJSON would");
+	sbx_webhook_free();
+	sbx_store_free();
+	sbx_seed_free(&seed);
+	event_base_free(base);
 }
 
 int
 main(void)
 {
-	static const int64_t ints[] = {0, 1, -1, 9, 10, 99, 100, 2147483647LL,
-	    2147483648LL, -2147483648LL, -2147483649LL, 1000000000LL,
-	    100000000000000LL, 999999999999999LL, -999999999999999LL,
-	    1000000000000000LL, -1000000000000000LL, 1234567890123456LL,
-	    9007199254740993LL, INT64_MAX, INT64_MIN + 1};
 	static const int64_t times[] = {1, 999, 1000, 1700000000000LL,
 	    1700000000001LL, 1700000000010LL, 1700000000999LL, 1700000001000LL,
 	    1700000000500LL, 4102444799999LL};
@@ -47,20 +139,9 @@ main(void)
 	char name[32], when[32], *big;
 	size_t i;
 
-	for (i = 0; i < nitems(ints); i++) {
-		jout_init(&j);
-		o = jout_object(&j, NULL, NULL);
-		jout_int(&j, o, "n", ints[i]);
-		want = cJSON_CreateObject();
-		cJSON_AddNumberToObject(want, "n", (double)ints[i]);
-		snprintf(name, sizeof(name), "integer %lld", (long long)ints[i]);
-		CHECK(same(o, want, name), name);
-	}
-
 	/* Out of order, so the per-second cache is left and met again. */
 	for (i = 0; i < nitems(times); i++) {
-		jout_init(&j);
-		o = jout_object(&j, NULL, NULL);
+		o = jout_init(&j);
 		jout_time(&j, o, "t", times[i]);
 		jout_time(&j, o, "z", 0);
 		fmt_iso_ms(when, times[i]);
@@ -71,14 +152,14 @@ main(void)
 		CHECK(same(o, want, name), name);
 	}
 
-	jout_init(&j);
-	o = jout_object(&j, NULL, NULL);
-	jout_str(&j, o, "id", "evt_1");
-	jout_str(&j, o, "q\"uote", "a\"b\\c/d\xc3\xa9 \x7f");
-	d = jout_object(&j, o, "data");
-	jout_cat(&j, jout_object(&j, d, "spend"), "url", "https://x/?id=", "r");
-	jout_object(&j, o, "empty");
-	jout_int(&j, o, "last", 42);
+	o = jout_init(&j);
+	json_stack_str(&j.js, o, "id", "evt_1");
+	json_stack_str(&j.js, o, "q\"uote", "a\"b\\c/d\xc3\xa9 \x7f");
+	d = json_stack_obj(&j.js, o, "data");
+	jout_cat(&j, json_stack_obj(&j.js, d, "spend"), "url", "https://x/?id=",
+	    "r");
+	json_stack_obj(&j.js, o, "empty");
+	json_stack_int(&j.js, o, "last", 42);
 	want = cJSON_CreateObject();
 	cJSON_AddStringToObject(want, "id", "evt_1");
 	cJSON_AddStringToObject(want, "q\"uote", "a\"b\\c/d\xc3\xa9 \x7f");
@@ -94,13 +175,13 @@ main(void)
 		return 1;
 	memset(big, '"', 19999);
 	big[19999] = '\0';
-	jout_init(&j);
-	o = jout_object(&j, NULL, NULL);
-	jout_str(&j, o, "big", big);
+	o = jout_init(&j);
+	json_stack_str(&j.js, o, "big", big);
 	want = cJSON_CreateObject();
 	cJSON_AddStringToObject(want, "big", big);
 	CHECK(same(o, want, "a body past the static buffer"),
 	    "a body past the static buffer");
 	free(big);
+	test_largest();
 	return TAP_DONE();
 }
