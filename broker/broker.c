@@ -454,8 +454,7 @@ journal_outcome(struct intent *in, const struct dino_result *res)
 	struct broker *b = in->table->owner;
 
 	if (b->journal != NULL)
-		(void)journal_append(b->journal, JREC_OUTCOME,
-		    jrec_outcome(in, res), NULL, NULL);
+		jrec_append_outcome(b->journal, in, res);
 }
 
 static void

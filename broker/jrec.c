@@ -95,12 +95,12 @@ jrec_append_intent(struct journal *j, const struct intent *in, journal_cb cb,
 	return journal_append_copy(j, JREC_INTENT, o, cb, arg);
 }
 
-cJSON *
-jrec_outcome(const struct intent *in, const struct dino_result *res)
+void
+jrec_append_outcome(struct journal *j, const struct intent *in,
+    const struct dino_result *res)
 {
-	static struct json_kept out;
 	struct json_stack st;
-	cJSON *o, *e, *raw;
+	cJSON *o, *e;
 
 	o = json_stack_init(&st);
 	json_stack_str(&st, o, "key", in->derived);
@@ -118,10 +118,7 @@ jrec_outcome(const struct intent *in, const struct dino_result *res)
 		json_stack_str(&st, o, "result", "spend");
 		put_spend(&st, o, in);
 	}
-	json_print_kept(&out, o);
-	if ((raw = cJSON_CreateRaw(out.buf)) == NULL)
-		fatalx("%s: cJSON", __func__);
-	return raw;
+	(void)journal_append_copy(j, JREC_OUTCOME, o, NULL, NULL);
 }
 
 void

@@ -25,11 +25,9 @@ struct webhook;
  */
 int	jrec_append_intent(struct journal *j, const struct intent *in,
 	    journal_cb cb, void *arg);
-/*
- * Dino's definitive answer to the create of in, for journal_append(): a
- * raw item, the fields already printed.
- */
-cJSON	*jrec_outcome(const struct intent *in, const struct dino_result *res);
+/* Appends the record of Dino's definitive answer to the create of in. */
+void	jrec_append_outcome(struct journal *j, const struct intent *in,
+	    const struct dino_result *res);
 /* Appends the record of a later status change of in, from status from. */
 void	jrec_append_status(struct journal *j, const struct intent *in,
 	    const char *from);

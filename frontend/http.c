@@ -111,13 +111,16 @@ put_num(char *p, int64_t v)
  * The one line per request, formatted here rather than by log_info()'s
  * printf: seven conversions cost more than the rest of the reply's own
  * work.  The fixed text (58 bytes), four uint32_t and a status (at most
- * 51 characters) and a route name fit in 160 bytes; the agent label is
- * printed as log_safe() makes it, at most AGENT_LABEL_MAX bytes.
+ * 51 characters) and a route name fit in REQUEST_LINE_FIXED bytes; the
+ * agent label is printed as log_safe() makes it, at most AGENT_LABEL_MAX
+ * bytes.
  */
+#define REQUEST_LINE_FIXED	160
+
 static void
 log_request(const struct fe_call *call, int status)
 {
-	char line[160 + AGENT_LABEL_MAX + 1], *p = line;
+	char line[REQUEST_LINE_FIXED + AGENT_LABEL_MAX + 1], *p = line;
 
 	if (log_getlevel() < LOG_INFO)
 		return;

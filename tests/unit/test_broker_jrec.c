@@ -183,8 +183,7 @@ test_record_bytes(void)
 	strcpy(res.request_id, "req_1");
 	spend_init(&res.spend);
 	intent_set_spend(t, in, &res.spend);
-	journal_append(t->journal, JREC_OUTCOME, jrec_outcome(in, &res), NULL,
-	    NULL);
+	jrec_append_outcome(t->journal, in, &res);
 
 	ref = intent_add(t, "dbk_ref", "k2", 1000, &pr, &req, T0);
 	memset(&res, 0, sizeof(res));
@@ -196,8 +195,7 @@ test_record_bytes(void)
 	strcpy(res.err.code, "over_budget");
 	strcpy(res.err.message, "no \"room\" left");
 	intent_set_refused(ref, &res.err);
-	journal_append(t->journal, JREC_OUTCOME, jrec_outcome(ref, &res), NULL,
-	    NULL);
+	jrec_append_outcome(t->journal, ref, &res);
 
 	spend_init(&s);
 	strcpy(s.status, "approved");
